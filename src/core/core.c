@@ -1,0 +1,1970 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The object model and every validation rule that is ioasfs's own (windows as constraints,
+ * platform geometry checked before any device exists), in front of a backend that enforces
+ * the kernel's rules. The order in each operation is always: look up, validate against the
+ * model, ask the backend, and only then change the model. A backend failure leaves the model
+ * as it was, and the reason written to `errors` is built from the model (which mapping, which
+ * reserved range, which window), because the kernel only ever says an errno.
+ *
+ * What the backend is told: the union of an IOAS's active windows, or (with no window) the
+ * usable ranges of the platform, becomes its IOMMU_IOAS_ALLOW_IOVAS list. That is how `auto`
+ * maps avoid the platform's holes before any device has brought its reserved regions, and
+ * land only inside windows once there are some.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "core/itree.h"
+#include "core/parse.h"
+
+#define RSET_MAX 256
+#define ANON_MAX (1ull << 40)
+
+struct rset {
+	unsigned n;
+	struct iova_range r[RSET_MAX];
+};
+
+struct list {
+	struct list *next, *prev;
+};
+
+#define list_entry(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
+#define list_for_each(pos, head) for (pos = (head)->next; pos != (head); pos = pos->next)
+#define list_for_each_safe(pos, n, head)                                                    \
+	for (pos = (head)->next, n = pos->next; pos != (head); pos = n, n = pos->next)
+
+static void list_init(struct list *l)
+{
+	l->next = l->prev = l;
+}
+
+static void list_add_tail(struct list *l, struct list *head)
+{
+	l->prev = head->prev;
+	l->next = head;
+	head->prev->next = l;
+	head->prev = l;
+}
+
+static void list_del(struct list *l)
+{
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+	list_init(l);
+}
+
+struct obj {
+	struct list link;
+	char name[CORE_NAME_MAX + 1];
+	uint64_t serial;
+};
+
+struct source {
+	struct obj o;
+	bool anon, set, writable;
+	char *path;
+	void *mem;
+	uint64_t size;
+	uint64_t users; /* mappings referring to it; changed under an IOAS lock + topo read */
+	pthread_mutex_t users_lock;
+};
+
+struct window {
+	struct obj o;
+	uint64_t start;     /* CORE_AUTO or an address */
+	uint64_t size;      /* 0 = unset */
+	uint64_t page_size; /* CORE_AUTO or a size */
+	uint64_t levels;    /* CORE_AUTO or 1..6 */
+	bool active;
+	uint64_t a_start, a_last;
+};
+
+struct mapping {
+	struct itree_node node;
+	struct source *src;
+	uint64_t offset;
+	unsigned prot;
+};
+
+struct ioas {
+	struct obj o;
+	uint32_t id;
+	pthread_mutex_t lock;
+	struct list windows;
+	unsigned n_windows;
+	unsigned n_devices;
+	struct itree maps;
+	uint64_t st_maps, st_unmaps, st_errors, bytes_mapped;
+};
+
+struct device {
+	struct obj o;
+	uint32_t dev_id;
+	struct ioas *ioas;
+	unsigned n_resv;
+	struct platform_range resv[CORE_MAX_RESERVED];
+};
+
+struct core {
+	struct backend *be;
+	struct platform plat;
+	pthread_rwlock_t topo;
+	uint64_t next_serial;
+	struct list objs[3];
+	unsigned n_objs[3];
+
+	pthread_mutex_t err_lock;
+	unsigned err_head, err_count;
+	char errors[CORE_ERRORS_RING][CORE_ERROR_LEN];
+};
+
+static const unsigned obj_max[3] = { CORE_MAX_IOAS, CORE_MAX_DEVICES, CORE_MAX_SOURCES };
+static const char *const obj_kind_name[3] = { "ioas", "device", "source" };
+
+/* ---------------------------------------------------------------- range sets */
+
+static void rset_add(struct rset *s, uint64_t start, uint64_t last)
+{
+	if (s->n < RSET_MAX)
+		s->r[s->n++] = (struct iova_range){ start, last };
+}
+
+/* Remove [start, last] from a sorted disjoint set. */
+static void rset_subtract(struct rset *s, uint64_t start, uint64_t last)
+{
+	struct rset out = { 0 };
+
+	for (unsigned i = 0; i < s->n; i++) {
+		struct iova_range r = s->r[i];
+
+		if (r.last < start || r.start > last) {
+			rset_add(&out, r.start, r.last);
+			continue;
+		}
+		if (r.start < start)
+			rset_add(&out, r.start, start - 1);
+		if (r.last > last)
+			rset_add(&out, last + 1, r.last);
+	}
+	*s = out;
+}
+
+static void rset_intersect(struct rset *s, const struct rset *w)
+{
+	struct rset out = { 0 };
+
+	for (unsigned i = 0; i < s->n; i++)
+		for (unsigned j = 0; j < w->n; j++) {
+			uint64_t a = s->r[i].start > w->r[j].start ? s->r[i].start : w->r[j].start;
+			uint64_t b = s->r[i].last < w->r[j].last ? s->r[i].last : w->r[j].last;
+
+			if (a <= b)
+				rset_add(&out, a, b);
+		}
+	*s = out;
+}
+
+static bool ranges_intersect(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1)
+{
+	return a0 <= b1 && b0 <= a1;
+}
+
+/* ---------------------------------------------------------------- objects */
+
+static struct obj *obj_find(struct core *c, enum core_obj kind, const char *name, uint64_t serial)
+{
+	struct list *p;
+
+	if (!name)
+		return NULL;
+	list_for_each(p, &c->objs[kind]) {
+		struct obj *o = list_entry(p, struct obj, link);
+
+		if (!strcmp(o->name, name))
+			return (serial && o->serial != serial) ? NULL : o;
+	}
+	return NULL;
+}
+
+static struct ioas *ioas_find(struct core *c, struct core_ioas_ref r)
+{
+	struct obj *o = obj_find(c, CORE_IOAS, r.name, r.serial);
+
+	return o ? list_entry(o, struct ioas, o) : NULL;
+}
+
+static struct device *device_find(struct core *c, const char *name, uint64_t serial)
+{
+	struct obj *o = obj_find(c, CORE_DEVICE, name, serial);
+
+	return o ? list_entry(o, struct device, o) : NULL;
+}
+
+static struct source *source_find(struct core *c, const char *name, uint64_t serial)
+{
+	struct obj *o = obj_find(c, CORE_SOURCE, name, serial);
+
+	return o ? list_entry(o, struct source, o) : NULL;
+}
+
+static struct window *window_find(struct ioas *io, const char *name, uint64_t serial)
+{
+	struct list *p;
+
+	list_for_each(p, &io->windows) {
+		struct window *w = list_entry(p, struct window, o.link);
+
+		if (!strcmp(w->o.name, name))
+			return (serial && w->o.serial != serial) ? NULL : w;
+	}
+	return NULL;
+}
+
+/* Lock helpers: topo for reading plus the IOAS lock. */
+static struct ioas *ioas_get(struct core *c, struct core_ioas_ref r)
+{
+	struct ioas *io;
+
+	pthread_rwlock_rdlock(&c->topo);
+	io = ioas_find(c, r);
+	if (!io) {
+		pthread_rwlock_unlock(&c->topo);
+		return NULL;
+	}
+	pthread_mutex_lock(&io->lock);
+	return io;
+}
+
+static void ioas_put(struct core *c, struct ioas *io)
+{
+	pthread_mutex_unlock(&io->lock);
+	pthread_rwlock_unlock(&c->topo);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+void core_error(struct core *c, const struct core_req *rq, const char *fmt, ...)
+{
+	struct timespec ts;
+	char reason[400];
+	char *slot;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	clock_gettime(CLOCK_REALTIME, &ts);
+
+	pthread_mutex_lock(&c->err_lock);
+	slot = c->errors[(c->err_head + c->err_count) % CORE_ERRORS_RING];
+	if (c->err_count == CORE_ERRORS_RING)
+		c->err_head = (c->err_head + 1) % CORE_ERRORS_RING;
+	else
+		c->err_count++;
+	snprintf(slot, CORE_ERROR_LEN, "%lld.%06ld %d %.120s: %.32s%s", (long long)ts.tv_sec,
+		 ts.tv_nsec / 1000, rq ? (int)rq->pid : 0, rq && rq->path ? rq->path : "-",
+		 rq && rq->prefix ? rq->prefix : "", reason);
+	fprintf(stderr, "ioasfs: %s\n", slot);
+	pthread_mutex_unlock(&c->err_lock);
+}
+
+void core_show_errors(struct core *c, struct sbuf *sb)
+{
+	pthread_mutex_lock(&c->err_lock);
+	for (unsigned i = 0; i < c->err_count; i++)
+		sbuf_printf(sb, "%s\n", c->errors[(c->err_head + i) % CORE_ERRORS_RING]);
+	pthread_mutex_unlock(&c->err_lock);
+}
+
+/* Record an error against an IOAS too (its `errors` statistic). */
+#define ioas_error(c, io, rq, ...)                                                          \
+	do {                                                                                \
+		(io)->st_errors++;                                                          \
+		core_error(c, rq, __VA_ARGS__);                                             \
+	} while (0)
+
+void core_show_status(struct core *c, struct sbuf *sb)
+{
+	char ps[64];
+
+	format_page_sizes(c->plat.page_sizes, ps, sizeof(ps));
+	sbuf_printf(sb, "version %s\n", PACKAGE_VERSION);
+	sbuf_printf(sb, "backend %s\n", c->be->ops->name);
+	sbuf_printf(sb, "platform %s\n", c->plat.name);
+	sbuf_printf(sb, "map_file %s\n", c->be->ops->map_file ? "yes" : "no");
+	sbuf_printf(sb, "uring_cmd no\n");
+	sbuf_printf(sb, "limit_name %d\n", CORE_NAME_MAX);
+	sbuf_printf(sb, "limit_ioas %d\n", CORE_MAX_IOAS);
+	sbuf_printf(sb, "limit_devices %d\n", CORE_MAX_DEVICES);
+	sbuf_printf(sb, "limit_sources %d\n", CORE_MAX_SOURCES);
+	sbuf_printf(sb, "limit_windows %d\n", CORE_MAX_WINDOWS);
+	sbuf_printf(sb, "limit_errors %d\n", CORE_ERRORS_RING);
+}
+
+/* ---------------------------------------------------------------- lifecycle */
+
+int core_create(struct backend *be, const struct platform *plat, struct core **ret)
+{
+	pthread_rwlockattr_t attr;
+	struct core *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->be = be;
+	c->plat = *plat;
+	c->next_serial = 1;
+	for (int i = 0; i < 3; i++)
+		list_init(&c->objs[i]);
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&c->topo, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	pthread_mutex_init(&c->err_lock, NULL);
+	*ret = c;
+	return 0;
+}
+
+const struct platform *core_platform(const struct core *c)
+{
+	return &c->plat;
+}
+
+static void mapping_drop(struct ioas *io, struct mapping *m)
+{
+	itree_remove(&io->maps, &m->node);
+	io->bytes_mapped -= m->node.last - m->node.start + 1;
+	pthread_mutex_lock(&m->src->users_lock);
+	m->src->users--;
+	pthread_mutex_unlock(&m->src->users_lock);
+	free(m);
+}
+
+static void ioas_drop_mappings(struct ioas *io)
+{
+	struct itree_node *n;
+
+	while ((n = itree_first(&io->maps)))
+		mapping_drop(io, itree_entry(n, struct mapping, node));
+}
+
+static void source_release(struct source *s)
+{
+	if (s->mem)
+		munmap(s->mem, s->size);
+	free(s->path);
+	s->mem = NULL;
+	s->path = NULL;
+	s->size = 0;
+	s->set = false;
+}
+
+static void obj_free(struct core *c, enum core_obj kind, struct obj *o)
+{
+	if (kind == CORE_IOAS) {
+		struct ioas *io = list_entry(o, struct ioas, o);
+		struct list *p, *n;
+
+		ioas_drop_mappings(io);
+		list_for_each_safe(p, n, &io->windows)
+			free(list_entry(p, struct window, o.link));
+		pthread_mutex_destroy(&io->lock);
+		free(io);
+	} else if (kind == CORE_SOURCE) {
+		struct source *s = list_entry(o, struct source, o);
+
+		source_release(s);
+		pthread_mutex_destroy(&s->users_lock);
+		free(s);
+	} else {
+		free(list_entry(o, struct device, o));
+	}
+}
+
+void core_destroy(struct core *c)
+{
+	struct list *p, *n;
+
+	if (!c)
+		return;
+	/* Devices first (they hold IOASes busy), then IOASes (they hold sources). */
+	list_for_each_safe(p, n, &c->objs[CORE_DEVICE]) {
+		struct device *d = list_entry(p, struct device, o.link);
+
+		c->be->ops->device_unbind(c->be, d->dev_id);
+		obj_free(c, CORE_DEVICE, &d->o);
+	}
+	list_for_each_safe(p, n, &c->objs[CORE_IOAS]) {
+		struct ioas *io = list_entry(p, struct ioas, o.link);
+
+		c->be->ops->destroy(c->be, io->id);
+		obj_free(c, CORE_IOAS, &io->o);
+	}
+	list_for_each_safe(p, n, &c->objs[CORE_SOURCE])
+		obj_free(c, CORE_SOURCE, list_entry(p, struct obj, link));
+	pthread_rwlock_destroy(&c->topo);
+	pthread_mutex_destroy(&c->err_lock);
+	free(c);
+}
+
+/* ---------------------------------------------------------------- geometry */
+
+/* Apertures minus the platform's reserved ranges and those of devices attached to io. */
+static void ioas_base_ranges(struct core *c, struct ioas *io, const struct device *extra,
+			     struct rset *s)
+{
+	struct list *p;
+
+	s->n = 0;
+	for (unsigned i = 0; i < c->plat.n_apertures; i++)
+		rset_add(s, c->plat.apertures[i].start, c->plat.apertures[i].last);
+	for (unsigned i = 0; i < c->plat.n_reserved; i++)
+		rset_subtract(s, c->plat.reserved[i].start, c->plat.reserved[i].last);
+	list_for_each(p, &c->objs[CORE_DEVICE]) {
+		struct device *d = list_entry(p, struct device, o.link);
+
+		if (d->ioas != io && d != extra)
+			continue;
+		for (unsigned i = 0; i < d->n_resv; i++)
+			rset_subtract(s, d->resv[i].start, d->resv[i].last);
+	}
+}
+
+static void ioas_window_ranges(struct ioas *io, struct rset *s)
+{
+	struct list *p;
+
+	s->n = 0;
+	list_for_each(p, &io->windows) {
+		struct window *w = list_entry(p, struct window, o.link);
+
+		if (w->active)
+			rset_add(s, w->a_start, w->a_last);
+	}
+	/* Keep sorted: windows are few, insertion sort. */
+	for (unsigned i = 1; i < s->n; i++)
+		for (unsigned j = i; j > 0 && s->r[j].start < s->r[j - 1].start; j--) {
+			struct iova_range t = s->r[j];
+
+			s->r[j] = s->r[j - 1];
+			s->r[j - 1] = t;
+		}
+}
+
+/* What `iova_ranges` shows and what ALLOW_IOVAS receives. */
+static void ioas_usable(struct core *c, struct ioas *io, const struct device *extra,
+			struct rset *s)
+{
+	struct rset w;
+
+	ioas_base_ranges(c, io, extra, s);
+	ioas_window_ranges(io, &w);
+	if (w.n)
+		rset_intersect(s, &w);
+}
+
+static int ioas_push_allowed(struct core *c, struct ioas *io, const struct device *extra)
+{
+	struct rset s;
+	struct iova_range r[RSET_MAX];
+	unsigned n = 0;
+
+	ioas_usable(c, io, extra, &s);
+	/* The kernel rejects one-byte allowed ranges (start >= last). */
+	for (unsigned i = 0; i < s.n; i++)
+		if (s.r[i].start < s.r[i].last)
+			r[n++] = s.r[i];
+	return c->be->ops->allow_iovas(c->be, io->id, r, n);
+}
+
+/* Does [s, l] leave every aperture? Fills the reason. */
+static bool outside_aperture(struct core *c, uint64_t s, uint64_t l, char *why, size_t len)
+{
+	const struct platform *p = &c->plat;
+
+	for (unsigned i = 0; i < p->n_apertures; i++)
+		if (s >= p->apertures[i].start && l <= p->apertures[i].last)
+			return false;
+	for (unsigned i = 0; i < p->n_apertures; i++)
+		if (ranges_intersect(s, l, p->apertures[i].start, p->apertures[i].last)) {
+			snprintf(why, len, "leaves the aperture 0x%" PRIx64 "-0x%" PRIx64,
+				 p->apertures[i].start, p->apertures[i].last);
+			return true;
+		}
+	if (p->n_apertures == 1)
+		snprintf(why, len, "is outside the aperture 0x%" PRIx64 "-0x%" PRIx64,
+			 p->apertures[0].start, p->apertures[0].last);
+	else
+		snprintf(why, len, "is outside every aperture");
+	return true;
+}
+
+/* Does [s, l] cross a platform or attached-device reserved range? Fills the reason. */
+static bool crosses_reserved(struct core *c, struct ioas *io, const struct device *extra,
+			     uint64_t s, uint64_t l, char *why, size_t len)
+{
+	const struct platform *p = &c->plat;
+	struct list *pos;
+
+	for (unsigned i = 0; i < p->n_reserved; i++)
+		if (ranges_intersect(s, l, p->reserved[i].start, p->reserved[i].last)) {
+			snprintf(why, len, "crosses reserved 0x%" PRIx64 "-0x%" PRIx64 " (%s)",
+				 p->reserved[i].start, p->reserved[i].last, p->reserved[i].kind);
+			return true;
+		}
+	list_for_each(pos, &c->objs[CORE_DEVICE]) {
+		struct device *d = list_entry(pos, struct device, o.link);
+
+		if (d->ioas != io && d != extra)
+			continue;
+		for (unsigned i = 0; i < d->n_resv; i++)
+			if (ranges_intersect(s, l, d->resv[i].start, d->resv[i].last)) {
+				snprintf(why, len,
+					 "crosses reserved 0x%" PRIx64 "-0x%" PRIx64
+					 " (%s) of device %s",
+					 d->resv[i].start, d->resv[i].last, d->resv[i].kind,
+					 d->o.name);
+				return true;
+			}
+	}
+	return false;
+}
+
+/* ---------------------------------------------------------------- generic objects */
+
+int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kind,
+		    const char *name)
+{
+	struct obj *o;
+	int r = 0;
+
+	if (!valid_name(name)) {
+		core_error(c, rq, "invalid %s name '%.64s'", obj_kind_name[kind], name);
+		return -EINVAL;
+	}
+	pthread_rwlock_wrlock(&c->topo);
+	if (obj_find(c, kind, name, 0)) {
+		r = -EEXIST;
+		goto out;
+	}
+	if (c->n_objs[kind] >= obj_max[kind]) {
+		core_error(c, rq, "too many %s objects (limit %u)", obj_kind_name[kind],
+			   obj_max[kind]);
+		r = -ENOSPC;
+		goto out;
+	}
+	if (kind == CORE_IOAS) {
+		struct ioas *io = calloc(1, sizeof(*io));
+
+		if (!io) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = c->be->ops->ioas_alloc(c->be, &io->id);
+		if (r < 0) {
+			core_error(c, rq, "IOMMU_IOAS_ALLOC: %s", errno_name(-r));
+			free(io);
+			goto out;
+		}
+		pthread_mutex_init(&io->lock, NULL);
+		list_init(&io->windows);
+		itree_init(&io->maps);
+		o = &io->o;
+		r = ioas_push_allowed(c, io, NULL);
+		if (r < 0) {
+			core_error(c, rq, "IOMMU_IOAS_ALLOW_IOVAS: %s", errno_name(-r));
+			c->be->ops->destroy(c->be, io->id);
+			pthread_mutex_destroy(&io->lock);
+			free(io);
+			goto out;
+		}
+	} else if (kind == CORE_DEVICE) {
+		struct device *d = calloc(1, sizeof(*d));
+		uint32_t n = CORE_MAX_RESERVED;
+
+		if (!d) {
+			r = -ENOMEM;
+			goto out;
+		}
+		r = c->be->ops->device_bind(c->be, name, &d->dev_id);
+		if (r < 0) {
+			core_error(c, rq, "cannot bind device %s: %s", name, errno_name(-r));
+			free(d);
+			goto out;
+		}
+		r = c->be->ops->device_reserved(c->be, d->dev_id, d->resv, &n);
+		if (r < 0) {
+			core_error(c, rq, "device %s: reserved regions: %s", name, errno_name(-r));
+			c->be->ops->device_unbind(c->be, d->dev_id);
+			free(d);
+			goto out;
+		}
+		d->n_resv = n;
+		o = &d->o;
+	} else {
+		struct source *s = calloc(1, sizeof(*s));
+
+		if (!s) {
+			r = -ENOMEM;
+			goto out;
+		}
+		pthread_mutex_init(&s->users_lock, NULL);
+		o = &s->o;
+	}
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	o->serial = c->next_serial++;
+	list_add_tail(&o->link, &c->objs[kind]);
+	c->n_objs[kind]++;
+out:
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+int core_obj_remove(struct core *c, const struct core_req *rq, enum core_obj kind,
+		    const char *name)
+{
+	struct obj *o;
+	int r = 0;
+
+	pthread_rwlock_wrlock(&c->topo);
+	o = obj_find(c, kind, name, 0);
+	if (!o) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (kind == CORE_IOAS) {
+		struct ioas *io = list_entry(o, struct ioas, o);
+
+		if (io->n_devices) {
+			core_error(c, rq, "ioas %s has %u device(s) attached", name, io->n_devices);
+			r = -EBUSY;
+			goto out;
+		}
+		if (io->n_windows) {
+			core_error(c, rq, "ioas %s still has %u window(s)", name, io->n_windows);
+			r = -ENOTEMPTY;
+			goto out;
+		}
+		r = c->be->ops->destroy(c->be, io->id);
+		if (r < 0) {
+			core_error(c, rq, "IOMMU_DESTROY ioas %s: %s", name, errno_name(-r));
+			goto out;
+		}
+	} else if (kind == CORE_DEVICE) {
+		struct device *d = list_entry(o, struct device, o);
+
+		if (d->ioas) {
+			core_error(c, rq, "device %s is attached to ioas %s; remove its ioas link",
+				   name, d->ioas->o.name);
+			r = -ENOTEMPTY;
+			goto out;
+		}
+		r = c->be->ops->device_unbind(c->be, d->dev_id);
+		if (r < 0) {
+			core_error(c, rq, "cannot unbind device %s: %s", name, errno_name(-r));
+			goto out;
+		}
+	} else {
+		struct source *s = list_entry(o, struct source, o);
+
+		if (s->users) {
+			core_error(c, rq, "source %s is used by %" PRIu64 " mapping(s)", name,
+				   s->users);
+			r = -EBUSY;
+			goto out;
+		}
+	}
+	list_del(&o->link);
+	c->n_objs[kind]--;
+	obj_free(c, kind, o);
+out:
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+int core_obj_lookup(struct core *c, enum core_obj kind, const char *name, uint64_t *ret_serial)
+{
+	struct obj *o;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&c->topo);
+	o = obj_find(c, kind, name, 0);
+	if (o) {
+		*ret_serial = o->serial;
+		r = 0;
+	}
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+static int list_names(struct list *head, size_t count, struct core_name **ret, size_t *ret_n)
+{
+	struct core_name *v = calloc(count ? count : 1, sizeof(*v));
+	struct list *p;
+	size_t i = 0;
+
+	if (!v)
+		return -ENOMEM;
+	list_for_each(p, head) {
+		struct obj *o = list_entry(p, struct obj, link);
+
+		memcpy(v[i].name, o->name, sizeof(v[i].name));
+		v[i++].serial = o->serial;
+	}
+	*ret = v;
+	*ret_n = i;
+	return 0;
+}
+
+int core_obj_list(struct core *c, enum core_obj kind, struct core_name **ret, size_t *ret_n)
+{
+	int r;
+
+	pthread_rwlock_rdlock(&c->topo);
+	r = list_names(&c->objs[kind], c->n_objs[kind], ret, ret_n);
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+/* ---------------------------------------------------------------- IOAS attributes */
+
+int core_ioas_show_id(struct core *c, struct core_ioas_ref r, struct sbuf *sb)
+{
+	struct ioas *io = ioas_get(c, r);
+
+	if (!io)
+		return -ENOENT;
+	sbuf_printf(sb, "%u\n", io->id);
+	ioas_put(c, io);
+	return 0;
+}
+
+int core_ioas_show_iova_ranges(struct core *c, struct core_ioas_ref r, struct sbuf *sb)
+{
+	struct ioas *io = ioas_get(c, r);
+	struct rset s;
+
+	if (!io)
+		return -ENOENT;
+	ioas_usable(c, io, NULL, &s);
+	for (unsigned i = 0; i < s.n; i++)
+		sbuf_printf(sb, ADDR_FMT "-" ADDR_FMT "\n", s.r[i].start, s.r[i].last);
+	ioas_put(c, io);
+	return 0;
+}
+
+int core_ioas_show_alignment(struct core *c, struct core_ioas_ref r, struct sbuf *sb)
+{
+	struct ioas *io = ioas_get(c, r);
+	struct iova_range rg[RSET_MAX];
+	uint32_t n = RSET_MAX;
+	uint64_t align = 0;
+	int ret;
+
+	if (!io)
+		return -ENOENT;
+	ret = c->be->ops->iova_ranges(c->be, io->id, rg, &n, &align);
+	if (ret == 0 || ret == -EMSGSIZE) {
+		sbuf_printf(sb, "0x%" PRIx64 "\n", align);
+		ret = 0;
+	}
+	ioas_put(c, io);
+	return ret;
+}
+
+static const char *prot_name(unsigned prot)
+{
+	static const char *const names[] = { "-", "r", "w", "rw" };
+
+	return names[prot & 3];
+}
+
+int core_ioas_show_mappings(struct core *c, struct core_ioas_ref r, struct sbuf *sb)
+{
+	struct ioas *io = ioas_get(c, r);
+	struct itree_node *n;
+
+	if (!io)
+		return -ENOENT;
+	for (n = itree_first(&io->maps); n; n = itree_next(n)) {
+		struct mapping *m = itree_entry(n, struct mapping, node);
+
+		sbuf_printf(sb, ADDR_FMT "-" ADDR_FMT " %s %s+0x%" PRIx64 "\n", n->start, n->last,
+			    prot_name(m->prot), m->src->o.name, m->offset);
+	}
+	ioas_put(c, io);
+	return 0;
+}
+
+int core_ioas_show_stats(struct core *c, struct core_ioas_ref r, struct sbuf *sb)
+{
+	struct ioas *io = ioas_get(c, r);
+
+	if (!io)
+		return -ENOENT;
+	sbuf_printf(sb, "mappings %zu\n", io->maps.count);
+	sbuf_printf(sb, "maps %" PRIu64 "\n", io->st_maps);
+	sbuf_printf(sb, "unmaps %" PRIu64 "\n", io->st_unmaps);
+	sbuf_printf(sb, "bytes_mapped %" PRIu64 "\n", io->bytes_mapped);
+	/* The kernel pins only once a domain (a device) is attached. */
+	sbuf_printf(sb, "pages_pinned %" PRIu64 "\n",
+		    io->n_devices ? (uint64_t)((io->bytes_mapped + BACKEND_PAGE_SIZE - 1) /
+					       BACKEND_PAGE_SIZE)
+				  : (uint64_t)0);
+	sbuf_printf(sb, "windows %u\n", io->n_windows);
+	sbuf_printf(sb, "devices %u\n", io->n_devices);
+	sbuf_printf(sb, "errors %" PRIu64 "\n", io->st_errors);
+	ioas_put(c, io);
+	return 0;
+}
+
+int core_ioas_show_huge_pages(struct core *c, struct core_ioas_ref r, struct sbuf *sb)
+{
+	struct ioas *io = ioas_get(c, r);
+	uint64_t val = 0;
+	int ret;
+
+	if (!io)
+		return -ENOENT;
+	ret = c->be->ops->option(c->be, BACKEND_OPTION_HUGE_PAGES, BACKEND_OPTION_OP_GET, io->id,
+				 &val);
+	if (!ret)
+		sbuf_printf(sb, "%" PRIu64 "\n", val);
+	ioas_put(c, io);
+	return ret;
+}
+
+int core_ioas_store_huge_pages(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+			       uint64_t val)
+{
+	struct ioas *io = ioas_get(c, r);
+	int ret;
+
+	if (!io)
+		return -ENOENT;
+	ret = c->be->ops->option(c->be, BACKEND_OPTION_HUGE_PAGES, BACKEND_OPTION_OP_SET, io->id,
+				 &val);
+	if (ret == -EINVAL && val > 1)
+		ioas_error(c, io, rq, "huge_pages takes 0 or 1");
+	else if (ret == -EINVAL)
+		ioas_error(c, io, rq, "huge_pages 0 is refused while devices are attached and "
+				      "mappings exist");
+	else if (ret == -EADDRINUSE)
+		ioas_error(c, io, rq, "a mapping is not aligned to the page size huge_pages 0 "
+				      "requires");
+	else if (ret < 0)
+		ioas_error(c, io, rq, "IOMMU_OPTION: %s", errno_name(-ret));
+	ioas_put(c, io);
+	return ret;
+}
+
+int core_ioas_devices(struct core *c, struct core_ioas_ref r, struct core_name **ret,
+		      size_t *ret_n)
+{
+	struct core_name *v;
+	struct ioas *io;
+	struct list *p;
+	size_t i = 0;
+
+	pthread_rwlock_rdlock(&c->topo);
+	io = ioas_find(c, r);
+	if (!io) {
+		pthread_rwlock_unlock(&c->topo);
+		return -ENOENT;
+	}
+	v = calloc(io->n_devices ? io->n_devices : 1, sizeof(*v));
+	if (!v) {
+		pthread_rwlock_unlock(&c->topo);
+		return -ENOMEM;
+	}
+	list_for_each(p, &c->objs[CORE_DEVICE]) {
+		struct device *d = list_entry(p, struct device, o.link);
+
+		if (d->ioas != io)
+			continue;
+		memcpy(v[i].name, d->o.name, sizeof(v[i].name));
+		v[i++].serial = d->o.serial;
+	}
+	pthread_rwlock_unlock(&c->topo);
+	*ret = v;
+	*ret_n = i;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- map / unmap */
+
+static void describe_mapping(const struct mapping *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "0x%" PRIx64 "-0x%" PRIx64 " (%s+0x%" PRIx64 ")", m->node.start,
+		 m->node.last, m->src->o.name, m->offset);
+}
+
+static void map_failure(struct core *c, struct ioas *io, const struct core_req *rq,
+			const struct core_map_cmd *m, int err)
+{
+	char what[160], more[200] = "";
+	uint64_t align = 0;
+	struct iova_range rg[1];
+	uint32_t n = 1;
+
+	if (m->fixed)
+		snprintf(what, sizeof(what), "map 0x%" PRIx64 " length 0x%" PRIx64, m->iova,
+			 m->length);
+	else
+		snprintf(what, sizeof(what), "map auto length 0x%" PRIx64, m->length);
+
+	switch (err) {
+	case -EEXIST: {
+		struct itree_node *n0 = NULL;
+
+		if (m->length && m->iova + (m->length - 1) >= m->iova)
+			n0 = itree_first_overlap(&io->maps, m->iova, m->iova + m->length - 1);
+		if (n0) {
+			char d[120];
+
+			describe_mapping(itree_entry(n0, struct mapping, node), d, sizeof(d));
+			snprintf(more, sizeof(more), "overlaps mapping %s", d);
+		} else {
+			snprintf(more, sizeof(more), "overlaps an existing mapping");
+		}
+		break;
+	}
+	case -ENOSPC:
+		snprintf(more, sizeof(more), "no free IOVA range %s",
+			 io->n_windows ? "inside the active windows" : "in the usable ranges");
+		break;
+	case -EOVERFLOW:
+		snprintf(more, sizeof(more), "iova + length overflows");
+		break;
+	case -EINVAL:
+		c->be->ops->iova_ranges(c->be, io->id, rg, &n, &align);
+		if (!m->length)
+			snprintf(more, sizeof(more), "length is zero");
+		else if (align > 1 && ((m->length | (m->fixed ? m->iova : 0)) & (align - 1)))
+			snprintf(more, sizeof(more), "not aligned to the IOAS alignment 0x%" PRIx64,
+				 align);
+		else
+			snprintf(more, sizeof(more), "invalid (kernel EINVAL)");
+		break;
+	default:
+		snprintf(more, sizeof(more), "IOMMU_IOAS_MAP: %s", errno_name(-err));
+	}
+	ioas_error(c, io, rq, "%s: %s", what, more);
+}
+
+int core_map(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+	     const struct core_map_cmd *m, uint64_t *ret_iova)
+{
+	struct ioas *io = ioas_get(c, r);
+	struct source *s;
+	struct mapping *mp;
+	uint32_t flags = 0;
+	uint64_t iova = m->iova;
+	char why[200];
+	int ret;
+
+	if (!io)
+		return -ENOENT;
+	s = source_find(c, m->source, 0);
+	if (!s) {
+		ioas_error(c, io, rq, "no source '%s'", m->source);
+		ret = -ENOENT;
+		goto out;
+	}
+	if (!s->set) {
+		ioas_error(c, io, rq, "source %s has no memory yet (write its path)", s->o.name);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (m->length && (m->offset > s->size || m->length > s->size - m->offset)) {
+		ioas_error(c, io, rq,
+			   "offset 0x%" PRIx64 " + length 0x%" PRIx64
+			   " is beyond the end of source %s (size 0x%" PRIx64 ")",
+			   m->offset, m->length, s->o.name, s->size);
+		ret = -EINVAL;
+		goto out;
+	}
+	if ((m->prot & CORE_PROT_WRITE) && !s->writable) {
+		ioas_error(c, io, rq, "source %s is read-only; map it with r", s->o.name);
+		ret = -EPERM;
+		goto out;
+	}
+	/* Platform geometry, before any device brings it to the backend. */
+	if (m->fixed && m->length && m->iova != UINT64_MAX && m->length != UINT64_MAX &&
+	    m->iova + (m->length - 1) >= m->iova) {
+		uint64_t last = m->iova + m->length - 1;
+
+		if (outside_aperture(c, m->iova, last, why, sizeof(why)) ||
+		    crosses_reserved(c, io, NULL, m->iova, last, why, sizeof(why))) {
+			ioas_error(c, io, rq, "map 0x%" PRIx64 "-0x%" PRIx64 " %s", m->iova, last,
+				   why);
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	if (m->prot & CORE_PROT_READ)
+		flags |= BACKEND_MAP_READABLE;
+	if (m->prot & CORE_PROT_WRITE)
+		flags |= BACKEND_MAP_WRITEABLE;
+	if (m->fixed)
+		flags |= BACKEND_MAP_FIXED_IOVA;
+	mp = malloc(sizeof(*mp));
+	if (!mp) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = c->be->ops->map(c->be, io->id, flags, (char *)s->mem + m->offset, m->length, &iova);
+	if (ret < 0) {
+		free(mp);
+		map_failure(c, io, rq, m, ret);
+		goto out;
+	}
+	mp->node.start = iova;
+	mp->node.last = iova + m->length - 1;
+	mp->src = s;
+	mp->offset = m->offset;
+	mp->prot = m->prot;
+	ret = itree_insert(&io->maps, &mp->node);
+	if (ret < 0) {
+		/* The model and the backend disagree: undo in the backend, keep the model. */
+		uint64_t len = m->length;
+
+		c->be->ops->unmap(c->be, io->id, iova, &len);
+		free(mp);
+		ioas_error(c, io, rq, "internal: backend mapped 0x%" PRIx64 " over the model",
+			   iova);
+		ret = -EIO;
+		goto out;
+	}
+	pthread_mutex_lock(&s->users_lock);
+	s->users++;
+	pthread_mutex_unlock(&s->users_lock);
+	io->st_maps++;
+	io->bytes_mapped += m->length;
+	*ret_iova = iova;
+out:
+	ioas_put(c, io);
+	return ret;
+}
+
+int core_unmap(struct core *c, const struct core_req *rq, struct core_ioas_ref r, bool all,
+	       uint64_t iova, uint64_t length, uint64_t *ret_length)
+{
+	struct ioas *io = ioas_get(c, r);
+	struct itree_node *first, *lastn, *n;
+	uint64_t last, len;
+	int ret;
+
+	if (!io)
+		return -ENOENT;
+	if (all || (iova == 0 && length == UINT64_MAX)) {
+		len = UINT64_MAX;
+		ret = c->be->ops->unmap(c->be, io->id, 0, &len);
+		if (ret < 0) {
+			ioas_error(c, io, rq, "unmap all: %s", errno_name(-ret));
+			goto out;
+		}
+		ioas_drop_mappings(io);
+		io->st_unmaps++;
+		*ret_length = len;
+		goto out;
+	}
+	/*
+	 * Refuse what the kernel would refuse only after removing part of the range (a last
+	 * area straddling the end), so a failed unmap never changes anything.
+	 */
+	if (length && iova != UINT64_MAX && length != UINT64_MAX && iova + (length - 1) >= iova) {
+		last = iova + length - 1;
+		first = itree_first_overlap(&io->maps, iova, last);
+		if (!first) {
+			ioas_error(c, io, rq, "unmap 0x%" PRIx64 "-0x%" PRIx64 ": nothing mapped there",
+				   iova, last);
+			ret = -ENOENT;
+			goto out;
+		}
+		lastn = itree_find(&io->maps, last);
+		if (!lastn) {
+			/* the last node starting before `last` */
+			lastn = first;
+			for (n = itree_next(first); n && n->start <= last; n = itree_next(n))
+				lastn = n;
+		}
+		if (first->start < iova || lastn->last > last) {
+			struct itree_node *cut = first->start < iova ? first : lastn;
+			char d[120];
+
+			describe_mapping(itree_entry(cut, struct mapping, node), d, sizeof(d));
+			ioas_error(c, io, rq,
+				   "unmap 0x%" PRIx64 "-0x%" PRIx64 " would split mapping %s", iova,
+				   last, d);
+			ret = -ENOENT;
+			goto out;
+		}
+	}
+	len = length;
+	ret = c->be->ops->unmap(c->be, io->id, iova, &len);
+	if (ret < 0) {
+		if (ret == -EINVAL)
+			ioas_error(c, io, rq, "unmap: length is zero");
+		else if (ret == -EOVERFLOW)
+			ioas_error(c, io, rq, "unmap: iova + length overflows");
+		else
+			ioas_error(c, io, rq, "unmap 0x%" PRIx64 " length 0x%" PRIx64 ": %s", iova,
+				   length, errno_name(-ret));
+		goto out;
+	}
+	last = iova + length - 1;
+	while ((n = itree_first_overlap(&io->maps, iova, last)))
+		mapping_drop(io, itree_entry(n, struct mapping, node));
+	io->st_unmaps++;
+	*ret_length = len;
+out:
+	ioas_put(c, io);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- windows */
+
+int core_window_create(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+		       const char *name)
+{
+	struct ioas *io;
+	struct window *w;
+	int ret = 0;
+
+	if (!valid_name(name)) {
+		core_error(c, rq, "invalid window name '%.64s'", name);
+		return -EINVAL;
+	}
+	pthread_rwlock_wrlock(&c->topo);
+	io = ioas_find(c, r);
+	if (!io) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (window_find(io, name, 0)) {
+		ret = -EEXIST;
+		goto out;
+	}
+	if (io->n_windows >= CORE_MAX_WINDOWS) {
+		ioas_error(c, io, rq, "too many windows (limit %d)", CORE_MAX_WINDOWS);
+		ret = -ENOSPC;
+		goto out;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	snprintf(w->o.name, sizeof(w->o.name), "%s", name);
+	w->o.serial = c->next_serial++;
+	w->start = CORE_AUTO;
+	w->page_size = CORE_AUTO;
+	w->levels = CORE_AUTO;
+	list_add_tail(&w->o.link, &io->windows);
+	io->n_windows++;
+out:
+	pthread_rwlock_unlock(&c->topo);
+	return ret;
+}
+
+static bool window_has_mappings(struct ioas *io, const struct window *w)
+{
+	return w->active && itree_first_overlap(&io->maps, w->a_start, w->a_last);
+}
+
+int core_window_remove(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+		       const char *name)
+{
+	struct ioas *io;
+	struct window *w;
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&c->topo);
+	io = ioas_find(c, r);
+	w = io ? window_find(io, name, 0) : NULL;
+	if (!w) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (window_has_mappings(io, w)) {
+		ioas_error(c, io, rq, "window %s 0x%" PRIx64 "-0x%" PRIx64 " still has mappings",
+			   name, w->a_start, w->a_last);
+		ret = -EBUSY;
+		goto out;
+	}
+	list_del(&w->o.link);
+	io->n_windows--;
+	ret = ioas_push_allowed(c, io, NULL);
+	if (ret < 0) {
+		list_add_tail(&w->o.link, &io->windows);
+		io->n_windows++;
+		ioas_error(c, io, rq, "IOMMU_IOAS_ALLOW_IOVAS: %s", errno_name(-ret));
+		goto out;
+	}
+	free(w);
+out:
+	pthread_rwlock_unlock(&c->topo);
+	return ret;
+}
+
+int core_window_lookup(struct core *c, struct core_ioas_ref r, const char *name,
+		       uint64_t *ret_serial)
+{
+	struct ioas *io = ioas_get(c, r);
+	struct window *w;
+	int ret = -ENOENT;
+
+	if (!io)
+		return -ENOENT;
+	w = window_find(io, name, 0);
+	if (w) {
+		*ret_serial = w->o.serial;
+		ret = 0;
+	}
+	ioas_put(c, io);
+	return ret;
+}
+
+int core_window_list(struct core *c, struct core_ioas_ref r, struct core_name **ret,
+		     size_t *ret_n)
+{
+	struct ioas *io = ioas_get(c, r);
+	int rc;
+
+	if (!io)
+		return -ENOENT;
+	rc = list_names(&io->windows, io->n_windows, ret, ret_n);
+	ioas_put(c, io);
+	return rc;
+}
+
+static void show_auto(struct sbuf *sb, uint64_t v, bool hex)
+{
+	if (v == CORE_AUTO)
+		sbuf_printf(sb, "auto\n");
+	else if (hex)
+		sbuf_printf(sb, "0x%" PRIx64 "\n", v);
+	else
+		sbuf_printf(sb, "%" PRIu64 "\n", v);
+}
+
+int core_window_show(struct core *c, struct core_ioas_ref r, const char *name, uint64_t serial,
+		     int attr, struct sbuf *sb)
+{
+	struct ioas *io = ioas_get(c, r);
+	struct window *w;
+
+	if (!io)
+		return -ENOENT;
+	w = window_find(io, name, serial);
+	if (!w) {
+		ioas_put(c, io);
+		return -ENOENT;
+	}
+	switch (attr) {
+	case CORE_WIN_START:
+		show_auto(sb, w->start, true);
+		break;
+	case CORE_WIN_SIZE:
+		if (w->size)
+			sbuf_printf(sb, "0x%" PRIx64 "\n", w->size);
+		else
+			sbuf_printf(sb, "\n");
+		break;
+	case CORE_WIN_PAGE_SIZE:
+		show_auto(sb, w->page_size, true);
+		break;
+	case CORE_WIN_LEVELS:
+		show_auto(sb, w->levels, false);
+		break;
+	default:
+		if (w->active)
+			sbuf_printf(sb, "active " ADDR_FMT "-" ADDR_FMT "\n", w->a_start, w->a_last);
+		else
+			sbuf_printf(sb, "pending\n");
+	}
+	ioas_put(c, io);
+	return 0;
+}
+
+/* Largest platform page size that is <= size and >= min, used to align `auto` windows. */
+static uint64_t window_auto_align(const struct platform *p, uint64_t ps, uint64_t size)
+{
+	uint64_t best = ps;
+
+	for (int b = 0; b < 64; b++) {
+		uint64_t v = 1ull << b;
+
+		if ((p->page_sizes & v) && v >= ps && v <= size)
+			best = v;
+	}
+	return best;
+}
+
+/*
+ * Validate window nw (a copy of w with one attribute changed) and compute its placement.
+ * Returns 0 with nw->active/a_start/a_last set, or -errno with the reason in why.
+ */
+static int window_place(struct core *c, struct ioas *io, const struct window *w,
+			struct window *nw, char *why, size_t len)
+{
+	const struct platform *p = &c->plat;
+	uint64_t ps = nw->page_size == CORE_AUTO ? platform_min_page(p) : nw->page_size;
+	struct list *pos;
+	unsigned active = 0;
+	char ps_list[64];
+
+	nw->active = false;
+	if (!nw->size)
+		return 0;
+	if (!(p->page_sizes & ps)) {
+		format_page_sizes(p->page_sizes, ps_list, sizeof(ps_list));
+		snprintf(why, len, "page_size 0x%" PRIx64 " is not one of the platform's (%s)", ps,
+			 ps_list);
+		return -EINVAL;
+	}
+	if (nw->size % ps || (nw->start != CORE_AUTO && nw->start % ps)) {
+		snprintf(why, len, "start and size must be multiples of page_size 0x%" PRIx64, ps);
+		return -EINVAL;
+	}
+	if (nw->start != CORE_AUTO && nw->start + (nw->size - 1) < nw->start) {
+		snprintf(why, len, "start 0x%" PRIx64 " + size 0x%" PRIx64 " overflows", nw->start,
+			 nw->size);
+		return -EOVERFLOW;
+	}
+	if (nw->levels != CORE_AUTO) {
+		/* each level resolves 9 bits of a 4K-entry table: a hint we hold windows to */
+		unsigned bits = 0;
+
+		while ((1ull << bits) < ps)
+			bits++;
+		bits += 9 * (unsigned)nw->levels;
+		if (bits < 64 && nw->size > (1ull << bits)) {
+			snprintf(why, len,
+				 "size 0x%" PRIx64 " needs more than %" PRIu64
+				 " levels of 0x%" PRIx64 " pages",
+				 nw->size, nw->levels, ps);
+			return -EINVAL;
+		}
+	}
+	list_for_each(pos, &io->windows) {
+		struct window *o = list_entry(pos, struct window, o.link);
+
+		if (o != w && o->active)
+			active++;
+	}
+	if (p->max_windows && active + 1 > p->max_windows) {
+		snprintf(why, len, "the platform allows max_windows %u, all in use", p->max_windows);
+		return -ENOSPC;
+	}
+	if (nw->start == CORE_AUTO) {
+		struct rset s;
+		uint64_t align = window_auto_align(p, ps, nw->size);
+
+		ioas_base_ranges(c, io, NULL, &s);
+		list_for_each(pos, &io->windows) {
+			struct window *o = list_entry(pos, struct window, o.link);
+
+			if (o != w && o->active)
+				rset_subtract(&s, o->a_start, o->a_last);
+		}
+		for (unsigned i = 0; i < s.n; i++) {
+			uint64_t a = (s.r[i].start + align - 1) & ~(align - 1);
+
+			if (a < s.r[i].start || a > s.r[i].last)
+				continue;
+			if (s.r[i].last - a >= nw->size - 1) {
+				nw->active = true;
+				nw->a_start = a;
+				nw->a_last = a + nw->size - 1;
+				return 0;
+			}
+		}
+		snprintf(why, len, "no room for size 0x%" PRIx64 " in the usable ranges", nw->size);
+		return -ENOSPC;
+	}
+	nw->a_start = nw->start;
+	nw->a_last = nw->start + nw->size - 1;
+	if (outside_aperture(c, nw->a_start, nw->a_last, why, len) ||
+	    crosses_reserved(c, io, NULL, nw->a_start, nw->a_last, why, len))
+		return -EADDRINUSE;
+	list_for_each(pos, &io->windows) {
+		struct window *o = list_entry(pos, struct window, o.link);
+
+		if (o != w && o->active &&
+		    ranges_intersect(nw->a_start, nw->a_last, o->a_start, o->a_last)) {
+			snprintf(why, len, "overlaps window %s 0x%" PRIx64 "-0x%" PRIx64, o->o.name,
+				 o->a_start, o->a_last);
+			return -EEXIST;
+		}
+	}
+	nw->active = true;
+	return 0;
+}
+
+static const char *const win_attr_name[] = { "start", "size", "page_size", "levels" };
+
+int core_window_store(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+		      const char *name, uint64_t serial, enum core_win_attr attr, uint64_t val)
+{
+	struct ioas *io = ioas_get(c, r);
+	struct window *w, nw;
+	char why[240] = "";
+	int ret;
+
+	if (!io)
+		return -ENOENT;
+	w = window_find(io, name, serial);
+	if (!w) {
+		ret = -ENOENT;
+		goto out;
+	}
+	nw = *w;
+	switch (attr) {
+	case CORE_WIN_START:
+		nw.start = val;
+		break;
+	case CORE_WIN_SIZE:
+		if (val == 0 || val == CORE_AUTO) {
+			ioas_error(c, io, rq, "window %s: size must be a non-zero size", name);
+			ret = -EINVAL;
+			goto out;
+		}
+		nw.size = val;
+		break;
+	case CORE_WIN_PAGE_SIZE:
+		if (val != CORE_AUTO && (!val || (val & (val - 1)))) {
+			ioas_error(c, io, rq, "window %s: page_size 0x%" PRIx64
+					      " is not a power of two",
+				   name, val);
+			ret = -EINVAL;
+			goto out;
+		}
+		nw.page_size = val;
+		break;
+	case CORE_WIN_LEVELS:
+		if (val != CORE_AUTO && (val < 1 || val > 6)) {
+			ioas_error(c, io, rq, "window %s: levels must be 1..6 or auto", name);
+			ret = -EINVAL;
+			goto out;
+		}
+		nw.levels = val;
+		break;
+	}
+	if (window_has_mappings(io, w)) {
+		ioas_error(c, io, rq,
+			   "window %s 0x%" PRIx64 "-0x%" PRIx64 " has mappings; unmap them before "
+			   "changing %s",
+			   name, w->a_start, w->a_last, win_attr_name[attr]);
+		ret = -EBUSY;
+		goto out;
+	}
+	ret = window_place(c, io, w, &nw, why, sizeof(why));
+	if (ret < 0) {
+		if (nw.start == CORE_AUTO)
+			ioas_error(c, io, rq, "window %s auto size 0x%" PRIx64 " %s", name, nw.size,
+				   why);
+		else
+			ioas_error(c, io, rq, "window %s 0x%" PRIx64 "-0x%" PRIx64 " %s", name,
+				   nw.start, nw.start + nw.size - 1, why);
+		goto out;
+	}
+	if (nw.active == w->active && nw.a_start == w->a_start && nw.a_last == w->a_last) {
+		*w = nw;
+		goto out;
+	}
+	{
+		struct window old = *w;
+
+		*w = nw;
+		ret = ioas_push_allowed(c, io, NULL);
+		if (ret < 0) {
+			*w = old;
+			ioas_error(c, io, rq, "window %s: IOMMU_IOAS_ALLOW_IOVAS: %s", name,
+				   errno_name(-ret));
+		}
+	}
+out:
+	ioas_put(c, io);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- devices */
+
+static void attach_failure(struct core *c, struct ioas *io, const struct core_req *rq,
+			   struct device *d, int err)
+{
+	struct itree_node *n;
+
+	if (err == -EADDRINUSE) {
+		/* Which mapping sits on the device's reserved ranges or outside its aperture? */
+		for (unsigned i = 0; i < d->n_resv; i++) {
+			n = itree_first_overlap(&io->maps, d->resv[i].start, d->resv[i].last);
+			if (n) {
+				char m[120];
+
+				describe_mapping(itree_entry(n, struct mapping, node), m, sizeof(m));
+				ioas_error(c, io, rq,
+					   "device %s reserved 0x%" PRIx64 "-0x%" PRIx64
+					   " (%s) intersects mapping %s",
+					   d->o.name, d->resv[i].start, d->resv[i].last,
+					   d->resv[i].kind, m);
+				return;
+			}
+		}
+		for (n = itree_first(&io->maps); n; n = itree_next(n)) {
+			char why[160];
+
+			if (outside_aperture(c, n->start, n->last, why, sizeof(why))) {
+				char m[120];
+
+				describe_mapping(itree_entry(n, struct mapping, node), m, sizeof(m));
+				ioas_error(c, io, rq, "device %s: mapping %s %s", d->o.name, m, why);
+				return;
+			}
+		}
+	}
+	if (err == -EINVAL || err == -EADDRINUSE) {
+		ioas_error(c, io, rq, "device %s: a mapping is not aligned to the device's "
+				      "page size 0x%" PRIx64 " (%s)",
+			   d->o.name, platform_min_page(&c->plat), errno_name(-err));
+		return;
+	}
+	ioas_error(c, io, rq, "cannot attach device %s to ioas %s: %s", d->o.name, io->o.name,
+		   errno_name(-err));
+}
+
+int core_device_attach(struct core *c, const struct core_req *rq, const char *dev,
+		       uint64_t serial, const char *ioas)
+{
+	struct core_ioas_ref ref = { ioas, 0 };
+	struct device *d;
+	struct ioas *io, *old;
+	struct list *p;
+	uint32_t pt;
+	int ret;
+
+	pthread_rwlock_wrlock(&c->topo);
+	d = device_find(c, dev, serial);
+	if (!d) {
+		ret = -ENOENT;
+		goto out;
+	}
+	io = ioas_find(c, ref);
+	if (!io) {
+		core_error(c, rq, "no ioas '%s' to attach device %s to", ioas, dev);
+		ret = -ENOENT;
+		goto out;
+	}
+	old = d->ioas;
+	if (old == io) {
+		ret = 0;
+		goto out;
+	}
+	/* A device whose reserved regions intersect an active window cannot attach. */
+	list_for_each(p, &io->windows) {
+		struct window *w = list_entry(p, struct window, o.link);
+
+		if (!w->active)
+			continue;
+		for (unsigned i = 0; i < d->n_resv; i++)
+			if (ranges_intersect(w->a_start, w->a_last, d->resv[i].start,
+					     d->resv[i].last)) {
+				ioas_error(c, io, rq,
+					   "device %s reserved 0x%" PRIx64 "-0x%" PRIx64
+					   " (%s) intersects window %s 0x%" PRIx64 "-0x%" PRIx64,
+					   dev, d->resv[i].start, d->resv[i].last, d->resv[i].kind,
+					   w->o.name, w->a_start, w->a_last);
+				ret = -EADDRINUSE;
+				goto out;
+			}
+	}
+	/* Shrink the allowed list first: the kernel refuses reserved over allowed. */
+	ret = ioas_push_allowed(c, io, d);
+	if (ret < 0) {
+		ioas_error(c, io, rq, "IOMMU_IOAS_ALLOW_IOVAS: %s", errno_name(-ret));
+		goto out;
+	}
+	pt = io->id;
+	ret = c->be->ops->device_attach(c->be, d->dev_id, &pt);
+	if (ret < 0) {
+		attach_failure(c, io, rq, d, ret);
+		ioas_push_allowed(c, io, NULL);
+		goto out;
+	}
+	d->ioas = io;
+	io->n_devices++;
+	if (old) {
+		old->n_devices--;
+		ioas_push_allowed(c, old, NULL);
+	}
+out:
+	pthread_rwlock_unlock(&c->topo);
+	return ret;
+}
+
+int core_device_detach(struct core *c, const struct core_req *rq, const char *dev,
+		       uint64_t serial)
+{
+	struct device *d;
+	struct ioas *io;
+	int ret;
+
+	pthread_rwlock_wrlock(&c->topo);
+	d = device_find(c, dev, serial);
+	if (!d || !d->ioas) {
+		ret = -ENOENT;
+		goto out;
+	}
+	io = d->ioas;
+	ret = c->be->ops->device_detach(c->be, d->dev_id);
+	if (ret < 0) {
+		core_error(c, rq, "cannot detach device %s: %s", dev, errno_name(-ret));
+		goto out;
+	}
+	d->ioas = NULL;
+	io->n_devices--;
+	ioas_push_allowed(c, io, NULL);
+out:
+	pthread_rwlock_unlock(&c->topo);
+	return ret;
+}
+
+int core_device_ioas(struct core *c, const char *dev, uint64_t serial,
+		     char ret[CORE_NAME_MAX + 1])
+{
+	struct device *d;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&c->topo);
+	d = device_find(c, dev, serial);
+	if (d && d->ioas) {
+		memcpy(ret, d->ioas->o.name, CORE_NAME_MAX + 1);
+		r = 0;
+	}
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+int core_device_show_reserved(struct core *c, const char *dev, uint64_t serial, struct sbuf *sb)
+{
+	struct device *d;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&c->topo);
+	d = device_find(c, dev, serial);
+	if (d) {
+		for (unsigned i = 0; i < d->n_resv; i++)
+			sbuf_printf(sb, ADDR_FMT "-" ADDR_FMT " %s\n", d->resv[i].start,
+				    d->resv[i].last, d->resv[i].kind);
+		r = 0;
+	}
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+bool core_device_reserved_writable(struct core *c)
+{
+	return c->be->ops->device_set_reserved != NULL;
+}
+
+int core_device_store_reserved(struct core *c, const struct core_req *rq, const char *dev,
+			       uint64_t serial, const struct platform_range *regions,
+			       unsigned num)
+{
+	struct device *d;
+	int r;
+
+	if (!c->be->ops->device_set_reserved) {
+		core_error(c, rq, "the %s backend reports reserved regions; they are read-only",
+			   c->be->ops->name);
+		return -EPERM;
+	}
+	if (num > CORE_MAX_RESERVED) {
+		core_error(c, rq, "too many reserved regions (limit %d)", CORE_MAX_RESERVED);
+		return -EINVAL;
+	}
+	pthread_rwlock_wrlock(&c->topo);
+	d = device_find(c, dev, serial);
+	if (!d) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (d->ioas) {
+		core_error(c, rq, "device %s is attached to ioas %s; detach it first", dev,
+			   d->ioas->o.name);
+		r = -EBUSY;
+		goto out;
+	}
+	for (unsigned i = 0; i < num; i++)
+		for (unsigned j = i + 1; j < num; j++)
+			if (ranges_intersect(regions[i].start, regions[i].last, regions[j].start,
+					     regions[j].last)) {
+				core_error(c, rq,
+					   "reserved 0x%" PRIx64 "-0x%" PRIx64
+					   " overlaps 0x%" PRIx64 "-0x%" PRIx64,
+					   regions[j].start, regions[j].last, regions[i].start,
+					   regions[i].last);
+				r = -EINVAL;
+				goto out;
+			}
+	r = c->be->ops->device_set_reserved(c->be, d->dev_id, regions, num);
+	if (r < 0) {
+		core_error(c, rq, "device %s: reserved: %s", dev, errno_name(-r));
+		goto out;
+	}
+	memcpy(d->resv, regions, num * sizeof(*regions));
+	d->n_resv = num;
+out:
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+int core_device_show_hw_info(struct core *c, const char *dev, uint64_t serial, struct sbuf *sb)
+{
+	struct backend_hw_info hi;
+	struct device *d;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&c->topo);
+	d = device_find(c, dev, serial);
+	if (!d)
+		goto out;
+	memset(&hi, 0, sizeof(hi));
+	r = c->be->ops->hw_info(c->be, d->dev_id, &hi);
+	if (r < 0)
+		goto out;
+	sbuf_printf(sb, "type %s\n", platform_iommu_name(hi.type));
+	sbuf_printf(sb, "capabilities 0x%" PRIx64 "%s\n", hi.capabilities,
+		    (hi.capabilities & 1) ? " dirty_tracking" : "");
+	sbuf_printf(sb, "max_pasid_log2 %u\n", hi.max_pasid_log2);
+	if (hi.type == PLATFORM_IOMMU_INTEL_VTD && hi.data_len >= 24) {
+		uint32_t flags;
+		uint64_t cap, ecap;
+
+		memcpy(&flags, hi.data, 4);
+		memcpy(&cap, hi.data + 8, 8);
+		memcpy(&ecap, hi.data + 16, 8);
+		sbuf_printf(sb, "flags 0x%x\ncap_reg 0x%016" PRIx64 "\necap_reg 0x%016" PRIx64 "\n",
+			    flags, cap, ecap);
+		/* VT-d CAP_REG: MGAW bits 21:16 (+1), SAGAW bits 12:8 */
+		sbuf_printf(sb, "mgaw %u\n", (unsigned)((cap >> 16) & 0x3f) + 1);
+	} else if (hi.type == PLATFORM_IOMMU_ARM_SMMUV3 && hi.data_len >= 40) {
+		uint32_t v[10];
+
+		memcpy(v, hi.data, sizeof(v));
+		sbuf_printf(sb, "flags 0x%x\n", v[0]);
+		for (int i = 0; i < 6; i++)
+			sbuf_printf(sb, "idr%d 0x%08x\n", i, v[2 + i]);
+		sbuf_printf(sb, "iidr 0x%08x\naidr 0x%08x\n", v[8], v[9]);
+	}
+out:
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+/* ---------------------------------------------------------------- sources */
+
+int core_source_show_path(struct core *c, const char *src, uint64_t serial, struct sbuf *sb)
+{
+	struct source *s;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&c->topo);
+	s = source_find(c, src, serial);
+	if (s) {
+		if (!s->set)
+			sbuf_printf(sb, "\n");
+		else if (s->anon)
+			sbuf_printf(sb, "anon 0x%" PRIx64 "\n", s->size);
+		else
+			sbuf_printf(sb, "%s\n", s->path);
+		r = 0;
+	}
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+int core_source_show_size(struct core *c, const char *src, uint64_t serial, struct sbuf *sb)
+{
+	struct source *s;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&c->topo);
+	s = source_find(c, src, serial);
+	if (s) {
+		sbuf_printf(sb, "0x%" PRIx64 "\n", s->size);
+		r = 0;
+	}
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+int core_source_show_users(struct core *c, const char *src, uint64_t serial, struct sbuf *sb)
+{
+	struct source *s;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&c->topo);
+	s = source_find(c, src, serial);
+	if (s) {
+		pthread_mutex_lock(&s->users_lock);
+		sbuf_printf(sb, "%" PRIu64 "\n", s->users);
+		pthread_mutex_unlock(&s->users_lock);
+		r = 0;
+	}
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+/*
+ * mmap a source 2 MiB-aligned. The kernel derives the automatic IOVA alignment from the
+ * address being mapped (iopt_alloc_iova), so a huge-page aligned source is what lets `auto`
+ * maps of 2 MiB land on 2 MiB boundaries, as the kernel selftests' buffer does.
+ */
+static void *mmap_aligned(uint64_t size, int prot, int flags, int fd)
+{
+	const uint64_t align = BACKEND_HPAGE_SIZE;
+	uint64_t len = (size + BACKEND_PAGE_SIZE - 1) & ~(BACKEND_PAGE_SIZE - 1);
+	char *base, *p;
+	uintptr_t a;
+
+	base = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+		    0);
+	if (base == MAP_FAILED)
+		return MAP_FAILED;
+	a = ((uintptr_t)base + align - 1) & ~(uintptr_t)(align - 1);
+	p = mmap((void *)a, size, prot, flags | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+
+		munmap(base, len + align);
+		errno = e;
+		return MAP_FAILED;
+	}
+	if (a > (uintptr_t)base)
+		munmap(base, a - (uintptr_t)base);
+	/* a - base < align, so there is always a tail to give back */
+	munmap((void *)(a + len), (uintptr_t)base + len + align - (a + len));
+	return p;
+}
+
+/* open(2) with the caller's filesystem credentials (per thread on Linux). */
+static int open_as(const struct core_req *rq, const char *path, int flags)
+{
+	int fd, saved;
+	uid_t ouid = 0;
+	gid_t ogid = 0;
+	bool sw = rq && rq->uid != 0;
+
+	if (sw) {
+		ogid = setfsgid(rq->gid);
+		ouid = setfsuid(rq->uid);
+	}
+	fd = open(path, flags | O_CLOEXEC);
+	saved = errno;
+	if (sw) {
+		setfsuid(ouid);
+		setfsgid(ogid);
+	}
+	return fd < 0 ? -saved : fd;
+}
+
+int core_source_set(struct core *c, const struct core_req *rq, const char *src, uint64_t serial,
+		    bool anon, uint64_t size, const char *path)
+{
+	struct source *s;
+	struct stat st;
+	bool writable = true;
+	char *dup = NULL;
+	void *mem;
+	int fd = -1, r;
+
+	pthread_rwlock_wrlock(&c->topo);
+	s = source_find(c, src, serial);
+	if (!s) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (s->users) {
+		core_error(c, rq, "source %s is used by %" PRIu64 " mapping(s)", src, s->users);
+		r = -EBUSY;
+		goto out;
+	}
+	if (anon) {
+		if (!size || size > ANON_MAX) {
+			core_error(c, rq, "anon size must be 1 .. 0x%llx bytes", ANON_MAX);
+			r = -EINVAL;
+			goto out;
+		}
+		mem = mmap_aligned(size, PROT_READ | PROT_WRITE,
+				   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+		if (mem == MAP_FAILED) {
+			r = -errno;
+			core_error(c, rq, "anon 0x%" PRIx64 ": %s", size, errno_name(-r));
+			goto out;
+		}
+	} else {
+		if (path[0] != '/') {
+			core_error(c, rq, "source path '%.200s' must be absolute (or anon SIZE)",
+				   path);
+			r = -EINVAL;
+			goto out;
+		}
+		fd = open_as(rq, path, O_RDWR);
+		if (fd == -EACCES || fd == -EROFS || fd == -EPERM) {
+			writable = false;
+			fd = open_as(rq, path, O_RDONLY);
+		}
+		if (fd < 0) {
+			r = fd;
+			core_error(c, rq, "cannot open %.200s: %s", path, errno_name(-r));
+			goto out;
+		}
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+			core_error(c, rq, "%.200s is not a non-empty regular file", path);
+			r = -EINVAL;
+			goto out;
+		}
+		size = st.st_size;
+		mem = mmap_aligned(size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd);
+		if (mem == MAP_FAILED) {
+			r = -errno;
+			core_error(c, rq, "cannot map %.200s: %s", path, errno_name(-r));
+			goto out;
+		}
+		dup = strdup(path);
+		if (!dup) {
+			munmap(mem, size);
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	source_release(s);
+	s->anon = anon;
+	s->path = dup;
+	s->mem = mem;
+	s->size = size;
+	s->writable = writable;
+	s->set = true;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The ioasfs object model: named IOASes with their windows and mappings, devices, memory
+ * sources, statistics and the error log. This is where every request is validated before the
+ * backend sees it, so that a refused request changes nothing and leaves a reason naming the
+ * object and the conflicting range. The core knows nothing of FUSE: the frontend hands it
+ * names, parsed values and a request context (who asked, and the path to name in `errors`).
+ *
+ * Objects are addressed by name plus a serial number that is never reused, so a stale handle
+ * to a removed object can never reach a new object of the same name (serial 0 = any).
+ *
+ * Locking: c->topo is a writer-preferring rwlock. Creating or removing any object, attaching
+ * and detaching devices and changing a source take it for writing; everything else takes it
+ * for reading plus the IOAS's own mutex. So map/unmap on different IOASes run in parallel,
+ * and a writer of c->topo has the whole model to itself.
+ */
+#ifndef IOASFS_CORE_H
+#define IOASFS_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "backend/backend.h"
+#include "core/platform.h"
+#include "core/sbuf.h"
+
+/* Bounds (documented in ioasfs.5 and printed in `status`). */
+#define CORE_NAME_MAX 63
+#define CORE_MAX_IOAS 1024
+#define CORE_MAX_DEVICES 1024
+#define CORE_MAX_SOURCES 1024
+#define CORE_MAX_WINDOWS 64 /* per IOAS */
+#define CORE_ERRORS_RING 256
+#define CORE_ERROR_LEN 600
+#define CORE_MAX_RESERVED 32 /* per device */
+
+struct core;
+
+/* Who is asking, and which file to name in `errors`. */
+struct core_req {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	const char *path; /* e.g. "/ioas/vm/map" */
+	const char *prefix; /* optional, e.g. "line 3: " */
+};
+
+enum core_obj {
+	CORE_IOAS,
+	CORE_DEVICE,
+	CORE_SOURCE,
+};
+
+/* A name and serial pair, as returned by listings. */
+struct core_name {
+	char name[CORE_NAME_MAX + 1];
+	uint64_t serial;
+};
+
+int core_create(struct backend *be, const struct platform *plat, struct core **ret);
+void core_destroy(struct core *c);
+const struct platform *core_platform(const struct core *c);
+
+/* Record a rejected request: "time pid path: reason" in the ring and on stderr. */
+__attribute__((format(printf, 3, 4))) void core_error(struct core *c, const struct core_req *rq,
+						      const char *fmt, ...);
+void core_show_errors(struct core *c, struct sbuf *sb);
+void core_show_status(struct core *c, struct sbuf *sb);
+
+/* ---- generic object directories: ioas/, devices/, sources/ ---- */
+int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kind,
+		    const char *name);
+int core_obj_remove(struct core *c, const struct core_req *rq, enum core_obj kind,
+		    const char *name);
+/* 0 and *ret_serial, or -ENOENT. */
+int core_obj_lookup(struct core *c, enum core_obj kind, const char *name, uint64_t *ret_serial);
+/* A malloc'd array of the objects' names (sorted by creation), *ret_n entries. */
+int core_obj_list(struct core *c, enum core_obj kind, struct core_name **ret, size_t *ret_n);
+
+/* ---- IOAS ---- */
+struct core_ioas_ref {
+	const char *name;
+	uint64_t serial;
+};
+
+int core_ioas_show_id(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
+int core_ioas_show_iova_ranges(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
+int core_ioas_show_alignment(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
+int core_ioas_show_mappings(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
+int core_ioas_show_stats(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
+int core_ioas_show_huge_pages(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
+int core_ioas_store_huge_pages(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+			       uint64_t val);
+/* Names of the devices attached to the IOAS. */
+int core_ioas_devices(struct core *c, struct core_ioas_ref r, struct core_name **ret,
+		      size_t *ret_n);
+
+#define CORE_PROT_READ 1u
+#define CORE_PROT_WRITE 2u
+
+struct core_map_cmd {
+	bool fixed;          /* false: "auto" */
+	uint64_t iova;       /* when fixed */
+	uint64_t length;
+	const char *source;  /* a sources/ name */
+	uint64_t offset;     /* into the source */
+	unsigned prot;       /* CORE_PROT_* */
+};
+
+int core_map(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+	     const struct core_map_cmd *m, uint64_t *ret_iova);
+/* all: unmap everything (iova/length ignored). *ret_length = bytes unmapped. */
+int core_unmap(struct core *c, const struct core_req *rq, struct core_ioas_ref r, bool all,
+	       uint64_t iova, uint64_t length, uint64_t *ret_length);
+
+/* ---- windows ---- */
+enum core_win_attr {
+	CORE_WIN_START,
+	CORE_WIN_SIZE,
+	CORE_WIN_PAGE_SIZE,
+	CORE_WIN_LEVELS,
+};
+
+#define CORE_AUTO UINT64_MAX /* "auto" for start, page_size and levels */
+
+int core_window_create(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+		       const char *name);
+int core_window_remove(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+		       const char *name);
+int core_window_lookup(struct core *c, struct core_ioas_ref r, const char *name,
+		       uint64_t *ret_serial);
+int core_window_list(struct core *c, struct core_ioas_ref r, struct core_name **ret,
+		     size_t *ret_n);
+/* Show one window attribute (or the state with attr < 0). */
+int core_window_show(struct core *c, struct core_ioas_ref r, const char *name, uint64_t serial,
+		     int attr, struct sbuf *sb);
+#define CORE_WIN_STATE (-1)
+/* val is CORE_AUTO for "auto" where allowed. */
+int core_window_store(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+		      const char *name, uint64_t serial, enum core_win_attr attr, uint64_t val);
+
+/* ---- devices ---- */
+/* Attach (or replace the attachment) to the IOAS named ioas. */
+int core_device_attach(struct core *c, const struct core_req *rq, const char *dev,
+		       uint64_t serial, const char *ioas);
+int core_device_detach(struct core *c, const struct core_req *rq, const char *dev,
+		       uint64_t serial);
+/* Name of the IOAS the device is attached to, or -ENOENT (not attached / no device). */
+int core_device_ioas(struct core *c, const char *dev, uint64_t serial,
+		     char ret[CORE_NAME_MAX + 1]);
+int core_device_show_reserved(struct core *c, const char *dev, uint64_t serial, struct sbuf *sb);
+int core_device_store_reserved(struct core *c, const struct core_req *rq, const char *dev,
+			       uint64_t serial, const struct platform_range *regions,
+			       unsigned num);
+bool core_device_reserved_writable(struct core *c);
+int core_device_show_hw_info(struct core *c, const char *dev, uint64_t serial, struct sbuf *sb);
+
+/* ---- sources ---- */
+int core_source_show_path(struct core *c, const char *src, uint64_t serial, struct sbuf *sb);
+int core_source_show_size(struct core *c, const char *src, uint64_t serial, struct sbuf *sb);
+int core_source_show_users(struct core *c, const char *src, uint64_t serial, struct sbuf *sb);
+/* anon: daemon-owned memory of `size` bytes; else open `path` with rq's credentials. */
+int core_source_set(struct core *c, const struct core_req *rq, const char *src, uint64_t serial,
+		    bool anon, uint64_t size, const char *path);
+
+#endif

@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Attribute files, one table per directory kind, one show/store pair per file (the nvmet
+ * configfs pattern): adding a file is adding one line to a table. This file owns the text:
+ * it parses what a shell writes into values and commands, and leaves every IOMMU rule to the
+ * core. The command files `map` and `unmap` take many lines per write; each line runs in
+ * order and the first failure ends the write with that line's errno.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/parse.h"
+#include "fs/fs.h"
+
+#define IOAS_REF(n) ((struct core_ioas_ref){ (n)->ioas, (n)->ioas_serial })
+
+int fs_parse_auto(const char *val, bool size, uint64_t *ret)
+{
+	if (!strcmp(val, "auto")) {
+		*ret = CORE_AUTO;
+		return 0;
+	}
+	return size ? parse_size(val, ret) : parse_u64(val, ret);
+}
+
+/* Report a parse failure of an attribute value. */
+static int bad_value(struct fs *fs, struct core_req *rq, int err, const char *what,
+		     const char *val)
+{
+	core_error(fs->core, rq, "invalid %s '%.64s'%s", what, val,
+		   err == -EOVERFLOW ? " (does not fit in 64 bits)" : "");
+	return err;
+}
+
+/* ---------------------------------------------------------------- root */
+
+static int show_status(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	core_show_status(fs->core, sb);
+	sbuf_printf(sb, "limit_attr_bytes %d\n", FS_ATTR_MAX);
+	sbuf_printf(sb, "limit_line_bytes %d\n", FS_LINE_MAX);
+	sbuf_printf(sb, "limit_results_bytes %u\n", FS_RESULTS_MAX);
+	return 0;
+}
+
+static int show_errors(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	core_show_errors(fs->core, sb);
+	return 0;
+}
+
+static const struct attr_def root_attrs[] = {
+	{ "status", 0444, show_status },
+	{ "errors", 0444, show_errors },
+	{ NULL },
+};
+
+/* ---------------------------------------------------------------- platform */
+
+static int show_iova_bits(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	sbuf_printf(sb, "%u\n", core_platform(fs->core)->iova_bits);
+	return 0;
+}
+
+static int show_page_sizes(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	char buf[128];
+
+	format_page_sizes(core_platform(fs->core)->page_sizes, buf, sizeof(buf));
+	sbuf_printf(sb, "%s\n", buf);
+	return 0;
+}
+
+static int show_reserved(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	const struct platform *p = core_platform(fs->core);
+
+	for (unsigned i = 0; i < p->n_reserved; i++)
+		sbuf_printf(sb, ADDR_FMT "-" ADDR_FMT " %s\n", p->reserved[i].start,
+			    p->reserved[i].last, p->reserved[i].kind);
+	return 0;
+}
+
+static int show_apertures(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	const struct platform *p = core_platform(fs->core);
+
+	for (unsigned i = 0; i < p->n_apertures; i++)
+		sbuf_printf(sb, ADDR_FMT "-" ADDR_FMT "\n", p->apertures[i].start,
+			    p->apertures[i].last);
+	return 0;
+}
+
+static int show_max_windows(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	sbuf_printf(sb, "%u\n", core_platform(fs->core)->max_windows);
+	return 0;
+}
+
+static int show_profile(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	const struct platform *p = core_platform(fs->core);
+	size_t need = platform_format(p, NULL, 0);
+	char *buf = malloc(need + 1);
+
+	if (!buf)
+		return -ENOMEM;
+	platform_format(p, buf, need + 1);
+	sbuf_add(sb, buf, need);
+	free(buf);
+	return 0;
+}
+
+static const struct attr_def platform_attrs[] = {
+	{ "iova_bits", 0444, show_iova_bits },
+	{ "page_sizes", 0444, show_page_sizes },
+	{ "reserved", 0444, show_reserved },
+	{ "apertures", 0444, show_apertures },
+	{ "max_windows", 0444, show_max_windows },
+	{ "profile", 0444, show_profile },
+	{ NULL },
+};
+
+/* ---------------------------------------------------------------- ioas/NAME */
+
+static int show_id(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_ioas_show_id(fs->core, IOAS_REF(n), sb);
+}
+
+static int show_iova_ranges(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_ioas_show_iova_ranges(fs->core, IOAS_REF(n), sb);
+}
+
+static int show_alignment(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_ioas_show_alignment(fs->core, IOAS_REF(n), sb);
+}
+
+static int show_mappings(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_ioas_show_mappings(fs->core, IOAS_REF(n), sb);
+}
+
+static int show_stats(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_ioas_show_stats(fs->core, IOAS_REF(n), sb);
+}
+
+/* "ok IOVA LENGTH": what a read-write handle reads back for each command. */
+static void result(struct fh *fh, uint64_t iova, uint64_t length)
+{
+	if (!fh->rdwr)
+		return;
+	pthread_mutex_lock(&fh->lock);
+	if (fh->results.len < FS_RESULTS_MAX)
+		sbuf_printf(&fh->results, "ok " ADDR_FMT " 0x%" PRIx64 "\n", iova, length);
+	pthread_mutex_unlock(&fh->lock);
+}
+
+static void result_err(struct fh *fh, int err)
+{
+	if (!fh->rdwr)
+		return;
+	pthread_mutex_lock(&fh->lock);
+	if (fh->results.len < FS_RESULTS_MAX)
+		sbuf_printf(&fh->results, "error %s\n", errno_name(-err));
+	pthread_mutex_unlock(&fh->lock);
+}
+
+/*
+ * Run each line of a command write through fn. Blank lines are skipped. A line that is too
+ * long, or a NUL byte, is an error like any other line.
+ */
+static int run_lines(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
+		     const char *data, size_t len,
+		     int (*fn)(struct fs *, struct node *, struct fh *, struct core_req *, char *))
+{
+	char line[FS_LINE_MAX + 1], prefix[32];
+	size_t pos = 0;
+	unsigned lineno = 0;
+	int r;
+
+	while (pos < len) {
+		const char *nl = memchr(data + pos, '\n', len - pos);
+		size_t l = nl ? (size_t)(nl - (data + pos)) : len - pos;
+
+		lineno++;
+		snprintf(prefix, sizeof(prefix), "line %u: ", lineno);
+		rq->prefix = prefix;
+		if (l > FS_LINE_MAX) {
+			core_error(fs->core, rq, "longer than %d bytes", FS_LINE_MAX);
+			r = -EINVAL;
+			goto fail;
+		}
+		if (memchr(data + pos, '\0', l)) {
+			core_error(fs->core, rq, "contains a NUL byte");
+			r = -EINVAL;
+			goto fail;
+		}
+		memcpy(line, data + pos, l);
+		line[l] = '\0';
+		pos += l + (nl ? 1 : 0);
+		if (strspn(line, " \t") == l)
+			continue;
+		r = fn(fs, n, fh, rq, line);
+		if (r < 0)
+			goto fail;
+	}
+	rq->prefix = NULL;
+	return 0;
+fail:
+	result_err(fh, r);
+	rq->prefix = NULL;
+	return r;
+}
+
+static int map_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
+		    char *line)
+{
+	struct core_map_cmd m = { .prot = CORE_PROT_READ | CORE_PROT_WRITE };
+	char *w[5], *plus;
+	uint64_t iova;
+	int nw, r;
+
+	nw = split_words(line, w, 4);
+	if (nw < 3) {
+		core_error(fs->core, rq, "expected \"IOVA|auto LENGTH SOURCE[+OFFSET] [r|w|rw]\"");
+		return -EINVAL;
+	}
+	if (strcmp(w[0], "auto")) {
+		m.fixed = true;
+		r = parse_u64(w[0], &m.iova);
+		if (r < 0)
+			return bad_value(fs, rq, r, "IOVA", w[0]);
+	}
+	r = parse_size(w[1], &m.length);
+	if (r < 0)
+		return bad_value(fs, rq, r, "LENGTH", w[1]);
+	plus = strrchr(w[2], '+');
+	if (plus) {
+		*plus = '\0';
+		r = parse_size(plus + 1, &m.offset);
+		if (r < 0)
+			return bad_value(fs, rq, r, "OFFSET", plus + 1);
+	}
+	if (!valid_name(w[2]))
+		return bad_value(fs, rq, -EINVAL, "SOURCE", w[2]);
+	m.source = w[2];
+	if (nw == 4) {
+		if (!strcmp(w[3], "r"))
+			m.prot = CORE_PROT_READ;
+		else if (!strcmp(w[3], "w"))
+			m.prot = CORE_PROT_WRITE;
+		else if (!strcmp(w[3], "rw"))
+			m.prot = CORE_PROT_READ | CORE_PROT_WRITE;
+		else
+			return bad_value(fs, rq, -EINVAL, "access (r, w or rw)", w[3]);
+	}
+	r = core_map(fs->core, rq, IOAS_REF(n), &m, &iova);
+	if (r < 0)
+		return r;
+	result(fh, iova, m.length);
+	return 0;
+}
+
+static int unmap_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
+		      char *line)
+{
+	uint64_t iova = 0, length = 0, done = 0;
+	bool all = false;
+	char *w[3];
+	int nw, r;
+
+	nw = split_words(line, w, 2);
+	if (nw == 1 && !strcmp(w[0], "all")) {
+		all = true;
+	} else if (nw == 2) {
+		r = parse_u64(w[0], &iova);
+		if (r < 0)
+			return bad_value(fs, rq, r, "IOVA", w[0]);
+		r = parse_size(w[1], &length);
+		if (r < 0)
+			return bad_value(fs, rq, r, "LENGTH", w[1]);
+	} else {
+		core_error(fs->core, rq, "expected \"IOVA LENGTH\" or \"all\"");
+		return -EINVAL;
+	}
+	r = core_unmap(fs->core, rq, IOAS_REF(n), all, iova, length, &done);
+	if (r < 0)
+		return r;
+	result(fh, iova, done);
+	return 0;
+}
+
+static int write_map(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
+		     const char *data, size_t len)
+{
+	return run_lines(fs, n, fh, rq, data, len, map_line);
+}
+
+static int write_unmap(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
+		       const char *data, size_t len)
+{
+	return run_lines(fs, n, fh, rq, data, len, unmap_line);
+}
+
+static const struct attr_def ioas_attrs[] = {
+	{ "id", 0444, show_id },
+	{ "iova_ranges", 0444, show_iova_ranges },
+	{ "alignment", 0444, show_alignment },
+	{ "map", 0600, NULL, NULL, write_map },
+	{ "unmap", 0600, NULL, NULL, write_unmap },
+	{ "mappings", 0444, show_mappings },
+	{ "stats", 0444, show_stats },
+	{ NULL },
+};
+
+static int show_huge_pages(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_ioas_show_huge_pages(fs->core, IOAS_REF(n), sb);
+}
+
+static int store_huge_pages(struct fs *fs, struct node *n, struct core_req *rq, const char *val)
+{
+	uint64_t v;
+	int r = parse_u64(val, &v);
+
+	if (r < 0)
+		return bad_value(fs, rq, r, "huge_pages", val);
+	return core_ioas_store_huge_pages(fs->core, rq, IOAS_REF(n), v);
+}
+
+static const struct attr_def options_attrs[] = {
+	{ "huge_pages", 0644, show_huge_pages, store_huge_pages },
+	{ NULL },
+};
+
+/* ---------------------------------------------------------------- windows/W */
+
+#define WINDOW_ATTR(field, attr, is_size, auto_ok)                                        \
+	static int show_win_##field(struct fs *fs, struct node *n, struct sbuf *sb)          \
+	{                                                                                    \
+		return core_window_show(fs->core, IOAS_REF(n), n->obj, n->obj_serial, attr, \
+					sb);                                                 \
+	}                                                                                    \
+	static int store_win_##field(struct fs *fs, struct node *n, struct core_req *rq,     \
+				     const char *val)                                        \
+	{                                                                                    \
+		uint64_t v;                                                                  \
+		int r = fs_parse_auto(val, is_size, &v);                                     \
+		if (r < 0 || (!(auto_ok) && v == CORE_AUTO))                                 \
+			return bad_value(fs, rq, r < 0 ? r : -EINVAL, #field, val);          \
+		return core_window_store(fs->core, rq, IOAS_REF(n), n->obj, n->obj_serial,  \
+					 attr, v);                                           \
+	}
+
+WINDOW_ATTR(start, CORE_WIN_START, false, true)
+WINDOW_ATTR(size, CORE_WIN_SIZE, true, false)
+WINDOW_ATTR(page_size, CORE_WIN_PAGE_SIZE, true, true)
+WINDOW_ATTR(levels, CORE_WIN_LEVELS, false, true)
+
+static int show_win_state(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_window_show(fs->core, IOAS_REF(n), n->obj, n->obj_serial, CORE_WIN_STATE,
+				sb);
+}
+
+static const struct attr_def window_attrs[] = {
+	{ "start", 0644, show_win_start, store_win_start },
+	{ "size", 0644, show_win_size, store_win_size },
+	{ "page_size", 0644, show_win_page_size, store_win_page_size },
+	{ "levels", 0644, show_win_levels, store_win_levels },
+	{ "state", 0444, show_win_state },
+	{ NULL },
+};
+
+/* ---------------------------------------------------------------- devices/D */
+
+static int show_dev_reserved(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_device_show_reserved(fs->core, n->ioas, n->ioas_serial, sb);
+}
+
+/* "START-LAST KIND" per line; the value may hold several lines. */
+static int store_dev_reserved(struct fs *fs, struct node *n, struct core_req *rq,
+			      const char *val)
+{
+	struct platform_range regs[CORE_MAX_RESERVED];
+	char line[FS_LINE_MAX + 1];
+	unsigned num = 0;
+	const char *p = val;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t l = nl ? (size_t)(nl - p) : strlen(p);
+		char *w[3];
+		int nw, r;
+
+		if (l > FS_LINE_MAX) {
+			core_error(fs->core, rq, "line longer than %d bytes", FS_LINE_MAX);
+			return -EINVAL;
+		}
+		memcpy(line, p, l);
+		line[l] = '\0';
+		p += l + (nl ? 1 : 0);
+		nw = split_words(line, w, 2);
+		if (nw == 0)
+			continue;
+		if (nw != 2) {
+			core_error(fs->core, rq, "expected \"START-LAST KIND\" per line");
+			return -EINVAL;
+		}
+		if (num == CORE_MAX_RESERVED) {
+			core_error(fs->core, rq, "more than %d reserved regions", CORE_MAX_RESERVED);
+			return -EINVAL;
+		}
+		r = parse_range(w[0], &regs[num].start, &regs[num].last);
+		if (r < 0)
+			return bad_value(fs, rq, r, "range", w[0]);
+		if (strlen(w[1]) >= PLATFORM_KIND_LEN)
+			return bad_value(fs, rq, -EINVAL, "kind", w[1]);
+		snprintf(regs[num].kind, PLATFORM_KIND_LEN, "%s", w[1]);
+		num++;
+	}
+	return core_device_store_reserved(fs->core, rq, n->ioas, n->ioas_serial, regs, num);
+}
+
+static int show_hw_info(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_device_show_hw_info(fs->core, n->ioas, n->ioas_serial, sb);
+}
+
+static const struct attr_def device_attrs[] = {
+	{ "reserved", 0644, show_dev_reserved, store_dev_reserved, NULL, true },
+	{ "hw_info", 0444, show_hw_info },
+	{ NULL },
+};
+
+/* ---------------------------------------------------------------- sources/S */
+
+static int show_src_path(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_source_show_path(fs->core, n->ioas, n->ioas_serial, sb);
+}
+
+static int store_src_path(struct fs *fs, struct node *n, struct core_req *rq, const char *val)
+{
+	uint64_t size = 0;
+	int r;
+
+	if (!strncmp(val, "anon ", 5) || !strcmp(val, "anon")) {
+		r = val[4] ? parse_size(val + 5, &size) : -EINVAL;
+		if (r < 0)
+			return bad_value(fs, rq, r, "anon size", val[4] ? val + 5 : "");
+		return core_source_set(fs->core, rq, n->ioas, n->ioas_serial, true, size, NULL);
+	}
+	return core_source_set(fs->core, rq, n->ioas, n->ioas_serial, false, 0, val);
+}
+
+static int show_src_size(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_source_show_size(fs->core, n->ioas, n->ioas_serial, sb);
+}
+
+static int show_src_users(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_source_show_users(fs->core, n->ioas, n->ioas_serial, sb);
+}
+
+static const struct attr_def source_attrs[] = {
+	{ "path", 0644, show_src_path, store_src_path },
+	{ "size", 0444, show_src_size },
+	{ "users", 0444, show_src_users },
+	{ NULL },
+};
+
+const struct attr_def *fs_attrs(enum nkind dir)
+{
+	switch (dir) {
+	case N_ROOT:
+		return root_attrs;
+	case N_PLATFORM:
+		return platform_attrs;
+	case N_IOAS:
+		return ioas_attrs;
+	case N_OPTIONS:
+		return options_attrs;
+	case N_WINDOW:
+		return window_attrs;
+	case N_DEVICE:
+		return device_attrs;
+	case N_SOURCE:
+		return source_attrs;
+	default:
+		return NULL;
+	}
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The FUSE frontend's shared definitions. Directories are typed nodes; each type has a table
+ * of attribute files (attrs.c) and knows how to find its dynamic children in the core. Nodes
+ * copy the names and serials of the objects they stand for, so a node that outlives its
+ * object (a cached dentry, an open file) resolves to ENOENT rather than to whatever object
+ * later takes the same name.
+ */
+#ifndef IOASFS_FS_H
+#define IOASFS_FS_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "core/sbuf.h"
+
+/* Bounds of the text interface (ioasfs.5). */
+#define FS_ATTR_MAX 4096        /* one attribute value */
+#define FS_LINE_MAX 1024        /* one map/unmap command line */
+#define FS_RESULTS_MAX (1u << 20) /* result bytes a read-write handle keeps unread */
+#define FS_PENDING_LINKS 64     /* ln -sf temporaries across all devices */
+
+enum nkind {
+	N_ROOT,
+	N_PLATFORM,
+	N_IOAS_DIR,    /* ioas/ */
+	N_DEVICES_DIR, /* devices/ */
+	N_SOURCES_DIR, /* sources/ */
+	N_IOAS,        /* ioas/NAME/ */
+	N_WINDOWS,     /* ioas/NAME/windows/ */
+	N_WINDOW,      /* ioas/NAME/windows/W/ */
+	N_IOAS_DEVS,   /* ioas/NAME/devices/ */
+	N_OPTIONS,     /* ioas/NAME/options/ */
+	N_DEVICE,      /* devices/D/ */
+	N_SOURCE,      /* sources/S/ */
+	N_ATTR,        /* an attribute file */
+	N_LINK,        /* a symlink */
+};
+
+struct fs;
+struct node;
+struct fh;
+
+struct attr_def {
+	const char *name;
+	unsigned mode;
+	/* Render the whole file. */
+	int (*show)(struct fs *fs, struct node *n, struct sbuf *sb);
+	/* One value, trailing newline removed, NUL-terminated. */
+	int (*store)(struct fs *fs, struct node *n, struct core_req *rq, const char *val);
+	/* Command files (map, unmap): raw bytes of one write. */
+	int (*write)(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
+		     const char *data, size_t len);
+	bool multiline; /* the value may span lines (a list) */
+};
+
+struct node {
+	fuse_ino_t ino;
+	uint64_t nlookup;
+	fuse_ino_t parent_ino;
+	enum nkind kind;
+	const struct attr_def *attr; /* N_ATTR */
+	enum nkind dir_kind;         /* N_ATTR: the kind of directory it lives in */
+	char *path;                  /* "/ioas/vm/map" */
+	const char *name;            /* last component of path */
+	char ioas[CORE_NAME_MAX + 1]; /* context: the IOAS, device or source */
+	uint64_t ioas_serial;
+	char obj[CORE_NAME_MAX + 1]; /* context: a window, or a device for links */
+	uint64_t obj_serial;
+	bool hashed;                 /* reachable by path */
+	struct node *next_ino, *next_path;
+};
+
+struct fh {
+	struct node *n;
+	bool rdwr;        /* command files: record results */
+	struct sbuf snap; /* rendered attribute */
+	bool rendered;
+	struct sbuf results;
+	pthread_mutex_t lock;
+	/* directory listings */
+	size_t n_entries;
+	struct fh_dirent {
+		char name[CORE_NAME_MAX + 1];
+		unsigned mode;
+	} *entries;
+};
+
+struct pending_link {
+	bool used;
+	char dev[CORE_NAME_MAX + 1];
+	uint64_t dev_serial;
+	char name[CORE_NAME_MAX + 1];
+	char ioas[CORE_NAME_MAX + 1];
+};
+
+struct fs {
+	struct core *core;
+	struct fuse_session *se;
+	char *mountpoint; /* absolute */
+	pthread_mutex_t lock; /* the node tables and pending links */
+	fuse_ino_t next_ino;
+	size_t n_buckets;
+	struct node **by_ino, **by_path;
+	struct pending_link pending[FS_PENDING_LINKS];
+};
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+int fs_init(struct fs *fs, struct core *core, const char *mountpoint);
+void fs_fini(struct fs *fs);
+
+/* attrs.c: the attribute table of a directory kind (NULL-terminated), or NULL. */
+const struct attr_def *fs_attrs(enum nkind dir);
+/* Parse "auto" or a number/size; returns CORE_AUTO for auto. */
+int fs_parse_auto(const char *val, bool size, uint64_t *ret);
+
+#endif

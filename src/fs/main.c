@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ioasfs: command line, backend and platform selection, mount, and the multithreaded FUSE
+ * loop. Everything a request does happens in fs.c and below.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/fs.h"
+
+struct options {
+	char *backend;
+	char *platform;
+	int show_help;
+	int show_version;
+};
+
+#define OPT(t, p) { t, offsetof(struct options, p), 1 }
+static const struct fuse_opt option_spec[] = {
+	OPT("backend=%s", backend),
+	OPT("platform=%s", platform),
+	OPT("-h", show_help),
+	OPT("--help", show_help),
+	OPT("-V", show_version),
+	OPT("--version", show_version),
+	FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [-f] [-d] [-o OPTION[,OPTION...]] MOUNTPOINT\n"
+	       "\n"
+	       "ioasfs presents iommufd I/O address spaces as a filesystem.\n"
+	       "\n"
+	       "  -o backend=kernel|sim   default: kernel when /dev/iommu opens, else sim\n"
+	       "  -o platform=NAME|FILE   sim only: x86-vtd (default), amd-vi, arm-smmuv3,\n"
+	       "                          ppc64-papr, or a profile file\n"
+	       "  -o allow_other          multi-user mode\n"
+	       "  -f                      stay in the foreground\n"
+	       "  -d                      debug output (implies -f)\n"
+	       "  -h, --help              this text\n"
+	       "  -V, --version           print the version\n"
+	       "\n"
+	       "Unmount with fusermount3 -u MOUNTPOINT or SIGTERM. See ioasfs(8), ioasfs(5).\n",
+	       prog);
+}
+
+static int choose_backend(const struct options *o, struct platform *plat, struct backend **ret)
+{
+	char err[256] = "";
+	int r;
+
+	if (o->backend && strcmp(o->backend, "sim") && strcmp(o->backend, "kernel")) {
+		fprintf(stderr, "ioasfs: backend=%s: expected kernel or sim\n", o->backend);
+		return -EINVAL;
+	}
+	if (!o->backend) {
+		int fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+
+		if (fd >= 0) {
+			close(fd);
+			fprintf(stderr, "ioasfs: /dev/iommu is present but this build has only the "
+					"sim backend; using sim\n");
+		}
+	} else if (!strcmp(o->backend, "kernel")) {
+		fprintf(stderr, "ioasfs: backend=kernel is not in this build (only sim); "
+				"see ioasfs(8)\n");
+		return -EOPNOTSUPP;
+	}
+	r = platform_load(o->platform ? o->platform : "x86-vtd", plat, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "ioasfs: platform=%s: %s\n", o->platform, err);
+		return r;
+	}
+	return sim_backend_create(plat, ret);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts = { 0 };
+	struct fuse_loop_config *cfg = NULL;
+	struct options o = { 0 };
+	struct platform plat;
+	struct backend *be = NULL;
+	struct core *core = NULL;
+	struct fs fs = { 0 };
+	int ret = 1, r;
+
+	if (fuse_opt_parse(&args, &o, option_spec, NULL) == -1)
+		return 1;
+	if (o.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out_args;
+	}
+	if (o.show_version) {
+		printf("ioasfs %s (libfuse %s)\n", PACKAGE_VERSION, fuse_pkgversion());
+		ret = 0;
+		goto out_args;
+	}
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out_args;
+	if (!opts.mountpoint) {
+		usage(argv[0]);
+		goto out_args;
+	}
+	if (choose_backend(&o, &plat, &be) < 0)
+		goto out_args;
+	r = core_create(be, &plat, &core);
+	if (r < 0)
+		goto out_backend;
+	if (fs_init(&fs, core, opts.mountpoint) < 0) {
+		fprintf(stderr, "ioasfs: %s: cannot resolve the mount point\n", opts.mountpoint);
+		goto out_core;
+	}
+	/* attribute modes are enforced by the kernel; names as the fstab line expects */
+	fuse_opt_add_arg(&args, "-odefault_permissions,fsname=ioasfs,subtype=ioasfs");
+	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
+	if (!fs.se)
+		goto out_fs;
+	if (fuse_set_signal_handlers(fs.se) != 0)
+		goto out_session;
+	if (fuse_session_mount(fs.se, opts.mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(opts.foreground);
+	if (opts.singlethread) {
+		ret = fuse_session_loop(fs.se);
+	} else {
+		cfg = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(cfg, opts.clone_fd);
+		fuse_loop_cfg_set_max_threads(cfg, opts.max_threads);
+		ret = fuse_session_loop_mt(fs.se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	ret = ret ? 1 : 0;
+	fuse_session_unmount(fs.se);
+out_signals:
+	fuse_remove_signal_handlers(fs.se);
+out_session:
+	fuse_session_destroy(fs.se);
+out_fs:
+	fs_fini(&fs);
+out_core:
+	core_destroy(core);
+out_backend:
+	be->ops->close(be);
+out_args:
+	free(opts.mountpoint);
+	free(o.backend);
+	free(o.platform);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,177 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shell-level test library: mounts a real ioasfs on a temporary directory and asserts what a
+# user sees: the errno a system call gets (through fsop), file contents, and lines in
+# `errors`. Sourced by tests/fs/t-*.sh; run by `make check` with IOASFS_BIN, FSOP set.
+# With IOASFS_VALGRIND=1 the daemon runs under valgrind and any error or leak fails the test.
+
+set -u
+: "${IOASFS_BIN:?IOASFS_BIN must point at the ioasfs binary}"
+: "${FSOP:?FSOP must point at tests/fs/fsop}"
+TESTDIR=$(cd "$(dirname "$0")" && pwd)
+PROFILES=$TESTDIR/profiles
+
+WORK=$(mktemp -d /tmp/ioasfs-test.XXXXXX)
+M=$WORK/mnt
+mkdir -p "$M"
+PID=
+NFAIL=0
+NPASS=0
+TNAME=$(basename "$0" .sh)
+
+log() { printf '%s\n' "$*"; }
+pass() { NPASS=$((NPASS + 1)); log "ok - $*"; }
+fail() { NFAIL=$((NFAIL + 1)); log "not ok - $*"; }
+
+# mount_ioasfs [OPTIONS...]: mount with -o OPTIONS, wait until the root answers.
+mount_ioasfs() {
+	local opts=${1:-}
+	if [ -n "${IOASFS_VALGRIND:-}" ]; then
+		valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+			--errors-for-leak-kinds=definite,indirect --log-file="$WORK/valgrind.%p" \
+			"$IOASFS_BIN" -f ${opts:+-o "$opts"} "$M" 2>>"$WORK/daemon.log" &
+	else
+		"$IOASFS_BIN" -f ${opts:+-o "$opts"} "$M" 2>>"$WORK/daemon.log" &
+	fi
+	PID=$!
+	local i
+	for i in $(seq 1 600); do
+		if mountpoint -q "$M" && [ -r "$M/status" ]; then
+			return 0
+		fi
+		if ! kill -0 "$PID" 2>/dev/null; then
+			break
+		fi
+		sleep 0.1
+	done
+	log "ioasfs did not mount ($opts):"
+	cat "$WORK/daemon.log"
+	PID=
+	return 1
+}
+
+# umount_ioasfs: unmount, and check the daemon exited 0 (and valgrind was clean).
+umount_ioasfs() {
+	[ -n "$PID" ] || return 0
+	fusermount3 -u "$M" 2>/dev/null || umount -l "$M"
+	local rc=0
+	wait "$PID" || rc=$?
+	PID=
+	if [ "$rc" -ne 0 ]; then
+		fail "daemon exit status $rc"
+		tail -20 "$WORK/daemon.log"
+	fi
+	if [ -n "${IOASFS_VALGRIND:-}" ]; then
+		local f
+		for f in "$WORK"/valgrind.*; do
+			[ -e "$f" ] || continue
+			if [ -s "$f" ]; then
+				fail "valgrind reported errors:"
+				cat "$f"
+			fi
+			rm -f "$f"
+		done
+	fi
+}
+
+cleanup() {
+	if [ -n "$PID" ]; then
+		fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
+		wait "$PID" 2>/dev/null
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# finish: the closing line and the exit status automake reads.
+finish() {
+	umount_ioasfs
+	log "$TNAME: $NPASS passed, $NFAIL failed"
+	[ "$NFAIL" -eq 0 ]
+	exit $?
+}
+
+# expect DESC EXPECTED-STATUS fsop-args...: the first line fsop prints.
+expect() {
+	local desc=$1 want=$2
+	shift 2
+	local got
+	got=$("$FSOP" "$@" | head -n 1)
+	if [ "$got" = "$want" ]; then
+		pass "$desc"
+	else
+		fail "$desc: expected $want, got $got"
+	fi
+}
+
+# expect_out DESC EXPECTED-OUTPUT fsop-args...: everything after the status line.
+expect_rdwr() {
+	local desc=$1 want=$2
+	shift 2
+	local got
+	got=$("$FSOP" rdwr "$@")
+	if [ "$got" = "$want" ]; then
+		pass "$desc"
+	else
+		fail "$desc: expected [$want], got [$got]"
+	fi
+}
+
+# expect_file DESC FILE EXPECTED: cat FILE equals EXPECTED (trailing newline ignored).
+expect_file() {
+	local desc=$1 file=$2 want=$3 got
+	got=$(cat "$file" 2>&1)
+	if [ "$got" = "$want" ]; then
+		pass "$desc"
+	else
+		fail "$desc: $file: expected [$want], got [$got]"
+	fi
+}
+
+# expect_match DESC FILE REGEX: some line of FILE matches the extended regex.
+expect_match() {
+	local desc=$1 file=$2 re=$3
+	if grep -Eq -- "$re" "$file"; then
+		pass "$desc"
+	else
+		fail "$desc: no line of $file matches /$re/:"
+		sed 's/^/    /' "$file" | tail -5
+	fi
+}
+
+# expect_error DESC REGEX: the newest line of errors matches REGEX.
+expect_error() {
+	local desc=$1 re=$2 last
+	last=$(tail -n 1 "$M/errors")
+	if printf '%s\n' "$last" | grep -Eq -- "$re"; then
+		pass "$desc (errors: ${last#* * })"
+	else
+		fail "$desc: newest errors line [$last] does not match /$re/"
+	fi
+}
+
+# errcount: number of lines in errors (to see that a request added exactly one).
+errcount() { wc -l <"$M/errors"; }
+
+# snapshot: every readable file (except the error log and counters) and every link target.
+snapshot() {
+	(
+		cd "$M" || exit 1
+		find . -type l | sort | while read -r l; do printf '%s -> %s\n' "$l" "$(readlink "$l")"; done
+		find . -type f ! -name errors ! -name map ! -name unmap | sort | while read -r f; do
+			printf '== %s\n' "$f"
+			if [ "${f##*/}" = stats ]; then grep -v '^errors ' "$f"; else cat "$f"; fi
+		done
+	)
+}
+
+# expect_unchanged DESC BEFORE: the tree reads exactly as BEFORE (a snapshot).
+expect_unchanged() {
+	local desc=$1 before=$2 now
+	now=$(snapshot)
+	if [ "$now" = "$before" ]; then
+		pass "$desc: tree unchanged"
+	else
+		fail "$desc: tree changed:"
+		diff <(printf '%s\n' "$before") <(printf '%s\n' "$now") | head -20
+	fi
+}
