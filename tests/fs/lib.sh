@@ -175,3 +175,12 @@ expect_unchanged() {
 		diff <(printf '%s\n' "$before") <(printf '%s\n' "$now") | head -20
 	fi
 }
+
+# expect_eq DESC GOT WANT: a value computed by the test (readlink, ls) equals WANT.
+expect_eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1: expected [$3], got [$2]"
+	fi
+}
