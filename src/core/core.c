@@ -1329,14 +1329,14 @@ static int window_place(struct core *c, struct ioas *io, const struct window *w,
 	char ps_list[64];
 
 	nw->active = false;
-	if (!nw->size)
-		return 0;
 	if (!(p->page_sizes & ps)) {
 		format_page_sizes(p->page_sizes, ps_list, sizeof(ps_list));
 		snprintf(why, len, "page_size 0x%" PRIx64 " is not one of the platform's (%s)", ps,
 			 ps_list);
 		return -EINVAL;
 	}
+	if (!nw->size)
+		return 0;
 	if (nw->size % ps || (nw->start != CORE_AUTO && nw->start % ps)) {
 		snprintf(why, len, "start and size must be multiples of page_size 0x%" PRIx64, ps);
 		return -EINVAL;
@@ -1475,7 +1475,9 @@ int core_window_store(struct core *c, const struct core_req *rq, struct core_ioa
 	}
 	ret = window_place(c, io, w, &nw, why, sizeof(why));
 	if (ret < 0) {
-		if (nw.start == CORE_AUTO)
+		if (!nw.size)
+			ioas_error(c, io, rq, "window %s: %s", name, why);
+		else if (nw.start == CORE_AUTO)
 			ioas_error(c, io, rq, "window %s auto size 0x%" PRIx64 " %s", name, nw.size,
 				   why);
 		else
