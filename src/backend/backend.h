@@ -48,7 +48,10 @@ struct backend_ops {
 	const char *name; /* "sim" or "kernel" */
 	void (*close)(struct backend *be);
 
-	/* IOMMU_IOAS_ALLOC / IOMMU_DESTROY. Destroy of an IOAS with attached devices: -EBUSY. */
+	/*
+	 * IOMMU_IOAS_ALLOC / IOMMU_DESTROY. Destroy of an IOAS with attached devices: -EBUSY; of a
+	 * device id: -EBUSY (VFIO holds it until unbind).
+	 */
 	int (*ioas_alloc)(struct backend *be, uint32_t *ret_id);
 	int (*destroy)(struct backend *be, uint32_t id);
 
@@ -61,7 +64,10 @@ struct backend_ops {
 	/* IOMMU_IOAS_ALLOW_IOVAS: replaces the allowed list atomically. */
 	int (*allow_iovas)(struct backend *be, uint32_t ioas_id, const struct iova_range *ranges,
 			   uint32_t num);
-	/* IOMMU_IOAS_MAP: *iova is in/out (in only with FIXED_IOVA). */
+	/*
+	 * IOMMU_IOAS_MAP: *iova is in/out (in only with FIXED_IOVA, but the kernel checks it for
+	 * U64_MAX either way, so callers initialise it).
+	 */
 	int (*map)(struct backend *be, uint32_t ioas_id, uint32_t flags, void *user_va,
 		   uint64_t length, uint64_t *iova);
 	/* IOMMU_IOAS_MAP_FILE (may be NULL when unsupported). */
@@ -83,9 +89,15 @@ struct backend_ops {
 	int (*device_bind)(struct backend *be, const char *path, uint32_t *ret_dev_id);
 	/* Close the device; detaches first if attached. */
 	int (*device_unbind)(struct backend *be, uint32_t dev_id);
-	/* VFIO_DEVICE_ATTACH_IOMMUFD_PT: *pt_id in = IOAS id, out = hwpt id. Re-attach replaces. */
+	/*
+	 * VFIO_DEVICE_ATTACH_IOMMUFD_PT: *pt_id in = IOAS id, out = hwpt id. Re-attach replaces.
+	 * A pt_id of the wrong object type: -EINVAL, as the kernel.
+	 */
 	int (*device_attach)(struct backend *be, uint32_t dev_id, uint32_t *pt_id);
-	/* VFIO_DEVICE_DETACH_IOMMUFD_PT: -EINVAL if not attached. */
+	/*
+	 * VFIO_DEVICE_DETACH_IOMMUFD_PT. Not attached: -EINVAL (an ioasfs choice: VFIO returns 0;
+	 * the core never detaches a device it has not attached).
+	 */
 	int (*device_detach)(struct backend *be, uint32_t dev_id);
 	/* IOMMU_GET_HW_INFO. */
 	int (*hw_info)(struct backend *be, uint32_t dev_id, struct backend_hw_info *ret);

@@ -27,10 +27,19 @@
  * accounting (RLIMIT_MODE is stored and reported, never enforced, and its SET never fails
  * with EPERM since there are no capabilities to check). DESTROY of a device id gives EBUSY as
  * in the kernel, where the VFIO driver holds a user reference until unbind.
+ *
+ * Where it departs from the kernel on purpose: device_detach of a device that is not attached
+ * returns -EINVAL as backend.h asks (VFIO_DEVICE_DETACH_IOMMUFD_PT itself returns 0), and a
+ * replace onto an IOAS with no domain yet checks the device's regions before the domain's
+ * alignment and aperture, as a first attach does (the kernel's replace path checks them the
+ * other way round; only a platform with pages above 4 KiB could tell, EINVAL vs EADDRINUSE).
+ *
+ * One mutex serializes every op, so callers may share the backend between threads.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +47,7 @@
 #include "backend/backend.h"
 #include "core/itree.h"
 
-#define SIM_PAGE BACKEND_PAGE_SIZE
+#define SIM_PAGE      BACKEND_PAGE_SIZE
 #define SIM_MAP_FLAGS (BACKEND_MAP_FIXED_IOVA | BACKEND_MAP_WRITEABLE | BACKEND_MAP_READABLE)
 /* The kernel allocates object ids with xa_limit_31b. */
 #define SIM_MAX_ID INT32_MAX
@@ -55,7 +64,7 @@ struct sim_obj {
 };
 
 /* sim_area.flags */
-#define AREA_READ (1u << 0)
+#define AREA_READ  (1u << 0)
 #define AREA_WRITE (1u << 1)
 /* The memory behind the area was mapped writable (iopt_pages->writable, inherited by COPY). */
 #define AREA_PAGES_WRITABLE (1u << 2)
@@ -68,6 +77,8 @@ struct sim_area {
 	uint64_t user_va; /* of the first byte of the area */
 	uint32_t flags;
 };
+_Static_assert(UINTPTR_MAX != UINT64_MAX || sizeof(struct sim_area) <= 80,
+	       "a mapping should cost the tree node plus 16 bytes");
 
 /* A reserved range and who reserved it (a struct sim_dev or a struct sim_hwpt). */
 struct sim_resv {
@@ -79,17 +90,17 @@ struct sim_hwpt;
 
 struct sim_ioas {
 	struct sim_obj obj;
-	struct itree tree;          /* areas and the union of resv[] */
+	struct itree tree; /* areas and the union of resv[] */
 	size_t nareas;
-	struct sim_resv *resv;      /* every owner's ranges, sorted by start, may overlap */
+	struct sim_resv *resv; /* every owner's ranges, sorted by start, may overlap */
 	size_t nresv;
-	struct sim_area *rnodes;    /* the union of resv[] as tree nodes; room for nresv */
+	struct sim_area *rnodes; /* the union of resv[] as tree nodes; room for nresv */
 	size_t nrnodes;
 	struct iova_range *allowed; /* sorted, disjoint */
 	size_t nallowed;
 	uint64_t iova_alignment;
-	bool disable_large_pages;   /* IOMMU_OPTION_HUGE_PAGES == 0 */
-	struct sim_hwpt *hwpt;      /* the auto domain while devices are attached */
+	bool disable_large_pages; /* IOMMU_OPTION_HUGE_PAGES == 0 */
+	struct sim_hwpt *hwpt;	  /* the auto domain while devices are attached */
 };
 
 struct sim_hwpt {
@@ -380,8 +391,8 @@ static void ioas_remove_reserved(struct sim_ioas *ioas, const void *owner)
  * part). The alignment step refuses to wrap past UINT64_MAX, where the kernel's ALIGN() would
  * wrap; no span reaches that high since spans end at UINT64_MAX - PAGE_SIZE.
  */
-static int alloc_in_span(const struct sim_ioas *ioas, uint64_t lo, uint64_t hi,
-			 uint64_t length, uint64_t align, uint64_t page_offset, uint64_t *iova)
+static int alloc_in_span(const struct sim_ioas *ioas, uint64_t lo, uint64_t hi, uint64_t length,
+			 uint64_t align, uint64_t page_offset, uint64_t *iova)
 {
 	uint64_t start = lo;
 
@@ -398,8 +409,7 @@ static int alloc_in_span(const struct sim_ioas *ioas, uint64_t lo, uint64_t hi,
 	return itree_find_free(&ioas->tree, start, hi, length, align, page_offset, iova);
 }
 
-static int alloc_iova(const struct sim_ioas *ioas, uint64_t addr, uint64_t length,
-		      uint64_t *iova)
+static int alloc_iova(const struct sim_ioas *ioas, uint64_t addr, uint64_t length, uint64_t *iova)
 {
 	const uint64_t span_lo = SIM_PAGE, span_hi = UINT64_MAX - SIM_PAGE;
 	uint64_t page_offset = addr % SIM_PAGE;
@@ -424,7 +434,7 @@ static int alloc_iova(const struct sim_ioas *ioas, uint64_t addr, uint64_t lengt
 	for (i = 0; i < ioas->nallowed; i++) {
 		uint64_t lo = ioas->allowed[i].start, hi = ioas->allowed[i].last;
 
-		/* Touching allowed ranges form one span, as the kernel's span iterator merges them. */
+		/* Touching allowed ranges form one span, as the kernel's span iterator sees. */
 		while (i + 1 < ioas->nallowed && hi != UINT64_MAX &&
 		       ioas->allowed[i + 1].start == hi + 1)
 			hi = ioas->allowed[++i].last;
@@ -486,13 +496,13 @@ static int ioas_map_pieces(struct sim_ioas *ioas, const struct sim_piece *pc, si
 		areas[i] = calloc(1, sizeof(**areas));
 		if (!areas[i]) {
 			rc = -ENOMEM;
-			goto out_free;
+			goto out;
 		}
 	}
 
 	if ((length & (ioas->iova_alignment - 1)) || !length) {
 		rc = -EINVAL;
-		goto out_free;
+		goto out;
 	}
 	if (flags & BACKEND_MAP_FIXED_IOVA) {
 		dst = *iova;
@@ -502,7 +512,7 @@ static int ioas_map_pieces(struct sim_ioas *ioas, const struct sim_piece *pc, si
 		rc = alloc_iova(ioas, pc[0].user_va, length, &dst);
 	}
 	if (rc)
-		goto out_free;
+		goto out;
 
 	cur = dst;
 	for (done = 0; done < npc; done++) {
@@ -510,11 +520,11 @@ static int ioas_map_pieces(struct sim_ioas *ioas, const struct sim_piece *pc, si
 
 		if ((flags & BACKEND_MAP_WRITEABLE) && !pc[done].writable) {
 			rc = -EPERM;
-			goto out_remove;
+			goto out;
 		}
 		if ((pc[done].user_va % SIM_PAGE) & (ioas->iova_alignment - 1)) {
 			rc = -EINVAL;
-			goto out_remove;
+			goto out;
 		}
 		a->node.start = cur;
 		a->node.last = cur + pc[done].length - 1;
@@ -528,16 +538,13 @@ static int ioas_map_pieces(struct sim_ioas *ioas, const struct sim_piece *pc, si
 	}
 	ioas->nareas += npc;
 	*iova = dst;
-	if (areas != &one)
-		free(areas);
-	return 0;
-
-out_remove:
-	for (i = 0; i < done; i++)
-		itree_remove(&ioas->tree, &areas[i]->node);
-out_free:
-	for (i = 0; i < npc; i++)
+out:
+	/* On failure, undo the inserted areas: all or nothing, as the kernel aborts them. */
+	for (i = 0; rc && i < npc; i++) {
+		if (i < done)
+			itree_remove(&ioas->tree, &areas[i]->node);
 		free(areas[i]);
+	}
 	if (areas != &one)
 		free(areas);
 	return rc;
@@ -678,6 +685,11 @@ static int sim_iova_ranges(struct backend *be, uint32_t ioas_id, struct iova_ran
 	ioas = obj_get(s, ioas_id, SIM_OBJ_IOAS);
 	if (!ioas) {
 		rc = -ENOENT;
+		goto out;
+	}
+	/* A NULL buffer that claims room is the kernel's bad user pointer. */
+	if (max && !ranges) {
+		rc = -EFAULT;
 		goto out;
 	}
 	/* The holes of the reserved set only: the allowed list is not reflected. */
@@ -895,8 +907,8 @@ static int ioas_get_pieces(const struct sim_ioas *ioas, uint64_t iova, uint64_t 
 	return 0;
 }
 
-static int sim_copy(struct backend *be, uint32_t flags, uint32_t dst_ioas_id,
-		    uint32_t src_ioas_id, uint64_t length, uint64_t *dst_iova, uint64_t src_iova)
+static int sim_copy(struct backend *be, uint32_t flags, uint32_t dst_ioas_id, uint32_t src_ioas_id,
+		    uint64_t length, uint64_t *dst_iova, uint64_t src_iova)
 {
 	struct sim *s = to_sim(be);
 	struct sim_ioas *src, *dst;
@@ -1067,8 +1079,8 @@ static size_t aperture_holes(const struct platform *p, struct sim_resv *out, con
 	if (!p->n_apertures) {
 		/* A hand-filled profile without apertures: 0 .. 2^iova_bits - 1. */
 		if (p->iova_bits && p->iova_bits < 64)
-			out[n++] = (struct sim_resv){ UINT64_C(1) << p->iova_bits, UINT64_MAX,
-						      owner };
+			out[n++] =
+			    (struct sim_resv){ UINT64_C(1) << p->iova_bits, UINT64_MAX, owner };
 		return n;
 	}
 	for (i = 0; i < p->n_apertures; i++) {
@@ -1309,8 +1321,8 @@ static int sim_hw_info(struct backend *be, uint32_t dev_id, struct backend_hw_in
 	return rc;
 }
 
-static int sim_device_reserved(struct backend *be, uint32_t dev_id,
-			       struct platform_range *regions, uint32_t *num)
+static int sim_device_reserved(struct backend *be, uint32_t dev_id, struct platform_range *regions,
+			       uint32_t *num)
 {
 	struct sim *s = to_sim(be);
 	struct sim_dev *dev;
@@ -1320,6 +1332,8 @@ static int sim_device_reserved(struct backend *be, uint32_t dev_id,
 	dev = obj_get(s, dev_id, SIM_OBJ_DEVICE);
 	if (!dev) {
 		rc = -ENOENT;
+	} else if (*num && !regions) {
+		rc = -EFAULT;
 	} else {
 		uint32_t n = dev->nregions < *num ? dev->nregions : *num;
 
