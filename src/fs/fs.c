@@ -820,25 +820,36 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 }
 
+/*
+ * Replies are sent after fh->lock is dropped, from a copy: once a reply is out, the kernel
+ * may release the file and op_release may free fh on another thread.
+ */
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
 	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
 	struct node *n = fh->n;
-	size_t len;
-	int r;
+	char *copy = NULL;
+	size_t len = 0;
+	int r = 0;
 
 	pthread_mutex_lock(&fh->lock);
 	if (n->attr->write) {
 		/* a command file: hand out and forget the results queued so far */
 		len = size < fh->results.len ? size : fh->results.len;
-		fuse_reply_buf(req, fh->results.buf, len);
+		copy = len ? malloc(len) : NULL;
+		if (len && !copy) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (len)
+			memcpy(copy, fh->results.buf, len);
 		sbuf_consume(&fh->results, len);
 		goto out;
 	}
 	if (!n->attr->show) {
-		fuse_reply_err(req, EACCES);
+		r = -EACCES;
 		goto out;
 	}
 	if (off == 0 || !fh->rendered) {
@@ -846,19 +857,26 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		r = n->attr->show(fs, n, &fh->snap);
 		if (!r)
 			r = fh->snap.err;
-		if (r < 0) {
-			fuse_reply_err(req, -r);
+		if (r < 0)
 			goto out;
-		}
 		fh->rendered = true;
 	}
-	if ((size_t)off >= fh->snap.len)
-		len = 0;
-	else
+	if ((size_t)off < fh->snap.len)
 		len = fh->snap.len - off < size ? fh->snap.len - off : size;
-	fuse_reply_buf(req, len ? fh->snap.buf + off : NULL, len);
+	copy = len ? malloc(len) : NULL;
+	if (len && !copy) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (len)
+		memcpy(copy, fh->snap.buf + off, len);
 out:
 	pthread_mutex_unlock(&fh->lock);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, copy, len);
+	free(copy);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -905,7 +923,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	val[len] = '\0';
 	r = n->attr->store(fs, n, &rq, val);
 	/* sysfs re-arms show after a write */
+	pthread_mutex_lock(&fh->lock);
 	fh->rendered = false;
+	pthread_mutex_unlock(&fh->lock);
 out:
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);

@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sourced by contrib/check and contrib/quickstart: install the Debian packages ioasfs needs to
+# build, test and run, if any is missing. Debian 12 (bookworm) or later, as root.
+IOASFS_DEPS=(build-essential autoconf automake libtool pkg-config libfuse3-dev fuse3
+	liburing-dev check valgrind)
+
+ioasfs_install_deps() {
+	local missing=() p
+	for p in "${IOASFS_DEPS[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "ioasfs: missing packages: ${missing[*]}; run as root to install them" >&2
+		return 1
+	fi
+	echo "ioasfs: installing ${missing[*]}"
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Configure and build in $1 (created), from the source tree $2.
+ioasfs_build() {
+	local build=$1 top=$2
+	(cd "$top" && autoreconf -fi >/dev/null)
+	mkdir -p "$build"
+	(cd "$build" && { [ -f Makefile ] || "$top/configure" -q; } && make -j"$(nproc)" >/dev/null)
+}
