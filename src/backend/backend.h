@@ -17,17 +17,17 @@
 
 /* Same values as IOMMU_IOAS_MAP_* in <linux/iommufd.h>. */
 #define BACKEND_MAP_FIXED_IOVA (1u << 0)
-#define BACKEND_MAP_WRITEABLE (1u << 1)
-#define BACKEND_MAP_READABLE (1u << 2)
+#define BACKEND_MAP_WRITEABLE  (1u << 1)
+#define BACKEND_MAP_READABLE   (1u << 2)
 
 /* IOMMU_OPTION ids and ops. */
 #define BACKEND_OPTION_RLIMIT_MODE 0
-#define BACKEND_OPTION_HUGE_PAGES 1
-#define BACKEND_OPTION_OP_SET 0
-#define BACKEND_OPTION_OP_GET 1
+#define BACKEND_OPTION_HUGE_PAGES  1
+#define BACKEND_OPTION_OP_SET	   0
+#define BACKEND_OPTION_OP_GET	   1
 
 /* The kernel's PAGE_SIZE and the THP size that caps automatic IOVA alignment. */
-#define BACKEND_PAGE_SIZE 4096ull
+#define BACKEND_PAGE_SIZE  4096ull
 #define BACKEND_HPAGE_SIZE (2ull << 20)
 
 struct iova_range {
@@ -35,11 +35,11 @@ struct iova_range {
 };
 
 struct backend_hw_info {
-	uint32_t type;            /* enum platform_iommu */
-	uint64_t capabilities;    /* IOMMU_HW_CAP_* */
+	uint32_t type;	       /* enum platform_iommu */
+	uint64_t capabilities; /* IOMMU_HW_CAP_* */
 	uint8_t max_pasid_log2;
-	uint32_t data_len;        /* bytes valid in data */
-	uint8_t data[64];         /* type-specific (struct iommu_hw_info_vtd, _arm_smmuv3) */
+	uint32_t data_len; /* bytes valid in data */
+	uint8_t data[64];  /* type-specific (struct iommu_hw_info_vtd, _arm_smmuv3) */
 };
 
 struct backend;
@@ -73,7 +73,8 @@ struct backend_ops {
 	/* IOMMU_IOAS_MAP_FILE (may be NULL when unsupported). */
 	int (*map_file)(struct backend *be, uint32_t ioas_id, uint32_t flags, int fd,
 			uint64_t start, uint64_t length, uint64_t *iova);
-	/* IOMMU_IOAS_UNMAP: *length is in/out (bytes unmapped). iova 0 + length UINT64_MAX = all. */
+	/* IOMMU_IOAS_UNMAP: *length is in/out (bytes unmapped). iova 0 + length UINT64_MAX = all.
+	 */
 	int (*unmap)(struct backend *be, uint32_t ioas_id, uint64_t iova, uint64_t *length);
 	/* IOMMU_IOAS_COPY: *dst_iova in/out as for map. */
 	int (*copy)(struct backend *be, uint32_t flags, uint32_t dst_ioas_id, uint32_t src_ioas_id,

@@ -43,8 +43,8 @@ struct list {
 };
 
 #define list_entry(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
-#define list_for_each(pos, head) for (pos = (head)->next; pos != (head); pos = pos->next)
-#define list_for_each_safe(pos, n, head)                                                    \
+#define list_for_each(pos, head)    for (pos = (head)->next; pos != (head); pos = pos->next)
+#define list_for_each_safe(pos, n, head)                                                           \
 	for (pos = (head)->next, n = pos->next; pos != (head); pos = n, n = pos->next)
 
 static void list_init(struct list *l)
@@ -85,8 +85,8 @@ struct source {
 
 struct window {
 	struct obj o;
-	uint64_t start;     /* CORE_AUTO or an address */
-	uint64_t size;      /* 0 = unset */
+	uint64_t start;	    /* CORE_AUTO or an address */
+	uint64_t size;	    /* 0 = unset */
 	uint64_t page_size; /* CORE_AUTO or a size */
 	uint64_t levels;    /* CORE_AUTO or 1..6 */
 	bool active;
@@ -191,7 +191,8 @@ static struct obj *obj_find(struct core *c, enum core_obj kind, const char *name
 
 	if (!name)
 		return NULL;
-	list_for_each(p, &c->objs[kind]) {
+	list_for_each(p, &c->objs[kind])
+	{
 		struct obj *o = list_entry(p, struct obj, link);
 
 		if (!strcmp(o->name, name))
@@ -225,7 +226,8 @@ static struct window *window_find(struct ioas *io, const char *name, uint64_t se
 {
 	struct list *p;
 
-	list_for_each(p, &io->windows) {
+	list_for_each(p, &io->windows)
+	{
 		struct window *w = list_entry(p, struct window, o.link);
 
 		if (!strcmp(w->o.name, name))
@@ -291,10 +293,10 @@ void core_show_errors(struct core *c, struct sbuf *sb)
 }
 
 /* Record an error against an IOAS too (its `errors` statistic). */
-#define ioas_error(c, io, rq, ...)                                                          \
-	do {                                                                                \
-		(io)->st_errors++;                                                          \
-		core_error(c, rq, __VA_ARGS__);                                             \
+#define ioas_error(c, io, rq, ...)                                                                 \
+	do {                                                                                       \
+		(io)->st_errors++;                                                                 \
+		core_error(c, rq, __VA_ARGS__);                                                    \
 	} while (0)
 
 void core_show_status(struct core *c, struct sbuf *sb)
@@ -379,8 +381,7 @@ static void obj_free(struct core *c, enum core_obj kind, struct obj *o)
 		struct list *p, *n;
 
 		ioas_drop_mappings(io);
-		list_for_each_safe(p, n, &io->windows)
-			free(list_entry(p, struct window, o.link));
+		list_for_each_safe(p, n, &io->windows) free(list_entry(p, struct window, o.link));
 		pthread_mutex_destroy(&io->lock);
 		free(io);
 	} else if (kind == CORE_SOURCE) {
@@ -401,20 +402,22 @@ void core_destroy(struct core *c)
 	if (!c)
 		return;
 	/* Devices first (they hold IOASes busy), then IOASes (they hold sources). */
-	list_for_each_safe(p, n, &c->objs[CORE_DEVICE]) {
+	list_for_each_safe(p, n, &c->objs[CORE_DEVICE])
+	{
 		struct device *d = list_entry(p, struct device, o.link);
 
 		c->be->ops->device_unbind(c->be, d->dev_id);
 		obj_free(c, CORE_DEVICE, &d->o);
 	}
-	list_for_each_safe(p, n, &c->objs[CORE_IOAS]) {
+	list_for_each_safe(p, n, &c->objs[CORE_IOAS])
+	{
 		struct ioas *io = list_entry(p, struct ioas, o.link);
 
 		c->be->ops->destroy(c->be, io->id);
 		obj_free(c, CORE_IOAS, &io->o);
 	}
 	list_for_each_safe(p, n, &c->objs[CORE_SOURCE])
-		obj_free(c, CORE_SOURCE, list_entry(p, struct obj, link));
+	    obj_free(c, CORE_SOURCE, list_entry(p, struct obj, link));
 	pthread_rwlock_destroy(&c->topo);
 	pthread_mutex_destroy(&c->err_lock);
 	free(c);
@@ -433,7 +436,8 @@ static void ioas_base_ranges(struct core *c, struct ioas *io, const struct devic
 		rset_add(s, c->plat.apertures[i].start, c->plat.apertures[i].last);
 	for (unsigned i = 0; i < c->plat.n_reserved; i++)
 		rset_subtract(s, c->plat.reserved[i].start, c->plat.reserved[i].last);
-	list_for_each(p, &c->objs[CORE_DEVICE]) {
+	list_for_each(p, &c->objs[CORE_DEVICE])
+	{
 		struct device *d = list_entry(p, struct device, o.link);
 
 		if (d->ioas != io && d != extra)
@@ -448,7 +452,8 @@ static void ioas_window_ranges(struct ioas *io, struct rset *s)
 	struct list *p;
 
 	s->n = 0;
-	list_for_each(p, &io->windows) {
+	list_for_each(p, &io->windows)
+	{
 		struct window *w = list_entry(p, struct window, o.link);
 
 		if (w->active)
@@ -465,8 +470,7 @@ static void ioas_window_ranges(struct ioas *io, struct rset *s)
 }
 
 /* What `iova_ranges` shows and what ALLOW_IOVAS receives. */
-static void ioas_usable(struct core *c, struct ioas *io, const struct device *extra,
-			struct rset *s)
+static void ioas_usable(struct core *c, struct ioas *io, const struct device *extra, struct rset *s)
 {
 	struct rset w;
 
@@ -525,7 +529,8 @@ static bool crosses_reserved(struct core *c, struct ioas *io, const struct devic
 				 p->reserved[i].start, p->reserved[i].last, p->reserved[i].kind);
 			return true;
 		}
-	list_for_each(pos, &c->objs[CORE_DEVICE]) {
+	list_for_each(pos, &c->objs[CORE_DEVICE])
+	{
 		struct device *d = list_entry(pos, struct device, o.link);
 
 		if (d->ioas != io && d != extra)
@@ -545,8 +550,7 @@ static bool crosses_reserved(struct core *c, struct ioas *io, const struct devic
 
 /* ---------------------------------------------------------------- generic objects */
 
-int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kind,
-		    const char *name)
+int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kind, const char *name)
 {
 	struct obj *o;
 	int r = 0;
@@ -633,8 +637,7 @@ out:
 	return r;
 }
 
-int core_obj_remove(struct core *c, const struct core_req *rq, enum core_obj kind,
-		    const char *name)
+int core_obj_remove(struct core *c, const struct core_req *rq, enum core_obj kind, const char *name)
 {
 	struct obj *o;
 	int r = 0;
@@ -718,7 +721,8 @@ static int list_names(struct list *head, size_t count, struct core_name **ret, s
 
 	if (!v)
 		return -ENOMEM;
-	list_for_each(p, head) {
+	list_for_each(p, head)
+	{
 		struct obj *o = list_entry(p, struct obj, link);
 
 		memcpy(v[i].name, o->name, sizeof(v[i].name));
@@ -821,9 +825,9 @@ int core_ioas_show_stats(struct core *c, struct core_ioas_ref r, struct sbuf *sb
 	sbuf_printf(sb, "bytes_mapped %" PRIu64 "\n", io->bytes_mapped);
 	/* The kernel pins only once a domain (a device) is attached. */
 	sbuf_printf(sb, "pages_pinned %" PRIu64 "\n",
-		    io->n_devices ? (uint64_t)((io->bytes_mapped + BACKEND_PAGE_SIZE - 1) /
-					       BACKEND_PAGE_SIZE)
-				  : (uint64_t)0);
+		    io->n_devices
+			? (uint64_t)((io->bytes_mapped + BACKEND_PAGE_SIZE - 1) / BACKEND_PAGE_SIZE)
+			: (uint64_t)0);
 	sbuf_printf(sb, "windows %u\n", io->n_windows);
 	sbuf_printf(sb, "devices %u\n", io->n_devices);
 	sbuf_printf(sb, "errors %" PRIu64 "\n", io->st_errors);
@@ -860,19 +864,20 @@ int core_ioas_store_huge_pages(struct core *c, const struct core_req *rq, struct
 	if (ret == -EINVAL && val > 1)
 		ioas_error(c, io, rq, "huge_pages takes 0 or 1");
 	else if (ret == -EINVAL)
-		ioas_error(c, io, rq, "huge_pages 0 is refused while devices are attached and "
-				      "mappings exist");
+		ioas_error(c, io, rq,
+			   "huge_pages 0 is refused while devices are attached and "
+			   "mappings exist");
 	else if (ret == -EADDRINUSE)
-		ioas_error(c, io, rq, "a mapping is not aligned to the page size huge_pages 0 "
-				      "requires");
+		ioas_error(c, io, rq,
+			   "a mapping is not aligned to the page size huge_pages 0 "
+			   "requires");
 	else if (ret < 0)
 		ioas_error(c, io, rq, "IOMMU_OPTION: %s", errno_name(-ret));
 	ioas_put(c, io);
 	return ret;
 }
 
-int core_ioas_devices(struct core *c, struct core_ioas_ref r, struct core_name **ret,
-		      size_t *ret_n)
+int core_ioas_devices(struct core *c, struct core_ioas_ref r, struct core_name **ret, size_t *ret_n)
 {
 	struct core_name *v;
 	struct ioas *io;
@@ -890,7 +895,8 @@ int core_ioas_devices(struct core *c, struct core_ioas_ref r, struct core_name *
 		pthread_rwlock_unlock(&c->topo);
 		return -ENOMEM;
 	}
-	list_for_each(p, &c->objs[CORE_DEVICE]) {
+	list_for_each(p, &c->objs[CORE_DEVICE])
+	{
 		struct device *d = list_entry(p, struct device, o.link);
 
 		if (d->ioas != io)
@@ -1090,8 +1096,9 @@ int core_unmap(struct core *c, const struct core_req *rq, struct core_ioas_ref r
 		last = iova + length - 1;
 		first = itree_first_overlap(&io->maps, iova, last);
 		if (!first) {
-			ioas_error(c, io, rq, "unmap 0x%" PRIx64 "-0x%" PRIx64 ": nothing mapped there",
-				   iova, last);
+			ioas_error(c, io, rq,
+				   "unmap 0x%" PRIx64 "-0x%" PRIx64 ": nothing mapped there", iova,
+				   last);
 			ret = -ENOENT;
 			goto out;
 		}
@@ -1239,8 +1246,7 @@ int core_window_lookup(struct core *c, struct core_ioas_ref r, const char *name,
 	return ret;
 }
 
-int core_window_list(struct core *c, struct core_ioas_ref r, struct core_name **ret,
-		     size_t *ret_n)
+int core_window_list(struct core *c, struct core_ioas_ref r, struct core_name **ret, size_t *ret_n)
 {
 	struct ioas *io = ioas_get(c, r);
 	int rc;
@@ -1293,7 +1299,8 @@ int core_window_show(struct core *c, struct core_ioas_ref r, const char *name, u
 		break;
 	default:
 		if (w->active)
-			sbuf_printf(sb, "active " ADDR_FMT "-" ADDR_FMT "\n", w->a_start, w->a_last);
+			sbuf_printf(sb, "active " ADDR_FMT "-" ADDR_FMT "\n", w->a_start,
+				    w->a_last);
 		else
 			sbuf_printf(sb, "pending\n");
 	}
@@ -1319,8 +1326,8 @@ static uint64_t window_auto_align(const struct platform *p, uint64_t ps, uint64_
  * Validate window nw (a copy of w with one attribute changed) and compute its placement.
  * Returns 0 with nw->active/a_start/a_last set, or -errno with the reason in why.
  */
-static int window_place(struct core *c, struct ioas *io, const struct window *w,
-			struct window *nw, char *why, size_t len)
+static int window_place(struct core *c, struct ioas *io, const struct window *w, struct window *nw,
+			char *why, size_t len)
 {
 	const struct platform *p = &c->plat;
 	uint64_t ps = nw->page_size == CORE_AUTO ? platform_min_page(p) : nw->page_size;
@@ -1361,14 +1368,16 @@ static int window_place(struct core *c, struct ioas *io, const struct window *w,
 			return -EINVAL;
 		}
 	}
-	list_for_each(pos, &io->windows) {
+	list_for_each(pos, &io->windows)
+	{
 		struct window *o = list_entry(pos, struct window, o.link);
 
 		if (o != w && o->active)
 			active++;
 	}
 	if (p->max_windows && active + 1 > p->max_windows) {
-		snprintf(why, len, "the platform allows max_windows %u, all in use", p->max_windows);
+		snprintf(why, len, "the platform allows max_windows %u, all in use",
+			 p->max_windows);
 		return -ENOSPC;
 	}
 	if (nw->start == CORE_AUTO) {
@@ -1376,7 +1385,8 @@ static int window_place(struct core *c, struct ioas *io, const struct window *w,
 		uint64_t align = window_auto_align(p, ps, nw->size);
 
 		ioas_base_ranges(c, io, NULL, &s);
-		list_for_each(pos, &io->windows) {
+		list_for_each(pos, &io->windows)
+		{
 			struct window *o = list_entry(pos, struct window, o.link);
 
 			if (o != w && o->active)
@@ -1402,7 +1412,8 @@ static int window_place(struct core *c, struct ioas *io, const struct window *w,
 	if (outside_aperture(c, nw->a_start, nw->a_last, why, len) ||
 	    crosses_reserved(c, io, NULL, nw->a_start, nw->a_last, why, len))
 		return -EADDRINUSE;
-	list_for_each(pos, &io->windows) {
+	list_for_each(pos, &io->windows)
+	{
 		struct window *o = list_entry(pos, struct window, o.link);
 
 		if (o != w && o->active &&
@@ -1448,9 +1459,9 @@ int core_window_store(struct core *c, const struct core_req *rq, struct core_ioa
 		break;
 	case CORE_WIN_PAGE_SIZE:
 		if (val != CORE_AUTO && (!val || (val & (val - 1)))) {
-			ioas_error(c, io, rq, "window %s: page_size 0x%" PRIx64
-					      " is not a power of two",
-				   name, val);
+			ioas_error(c, io, rq,
+				   "window %s: page_size 0x%" PRIx64 " is not a power of two", name,
+				   val);
 			ret = -EINVAL;
 			goto out;
 		}
@@ -1519,7 +1530,8 @@ static void attach_failure(struct core *c, struct ioas *io, const struct core_re
 			if (n) {
 				char m[120];
 
-				describe_mapping(itree_entry(n, struct mapping, node), m, sizeof(m));
+				describe_mapping(itree_entry(n, struct mapping, node), m,
+						 sizeof(m));
 				ioas_error(c, io, rq,
 					   "device %s reserved 0x%" PRIx64 "-0x%" PRIx64
 					   " (%s) intersects mapping %s",
@@ -1534,15 +1546,18 @@ static void attach_failure(struct core *c, struct ioas *io, const struct core_re
 			if (outside_aperture(c, n->start, n->last, why, sizeof(why))) {
 				char m[120];
 
-				describe_mapping(itree_entry(n, struct mapping, node), m, sizeof(m));
-				ioas_error(c, io, rq, "device %s: mapping %s %s", d->o.name, m, why);
+				describe_mapping(itree_entry(n, struct mapping, node), m,
+						 sizeof(m));
+				ioas_error(c, io, rq, "device %s: mapping %s %s", d->o.name, m,
+					   why);
 				return;
 			}
 		}
 	}
 	if (err == -EINVAL || err == -EADDRINUSE) {
-		ioas_error(c, io, rq, "device %s: a mapping is not aligned to the device's "
-				      "page size 0x%" PRIx64 " (%s)",
+		ioas_error(c, io, rq,
+			   "device %s: a mapping is not aligned to the device's "
+			   "page size 0x%" PRIx64 " (%s)",
 			   d->o.name, platform_min_page(&c->plat), errno_name(-err));
 		return;
 	}
@@ -1550,8 +1565,8 @@ static void attach_failure(struct core *c, struct ioas *io, const struct core_re
 		   errno_name(-err));
 }
 
-int core_device_attach(struct core *c, const struct core_req *rq, const char *dev,
-		       uint64_t serial, const char *ioas)
+int core_device_attach(struct core *c, const struct core_req *rq, const char *dev, uint64_t serial,
+		       const char *ioas)
 {
 	struct core_ioas_ref ref = { ioas, 0 };
 	struct device *d;
@@ -1578,7 +1593,8 @@ int core_device_attach(struct core *c, const struct core_req *rq, const char *de
 		goto out;
 	}
 	/* A device whose reserved regions intersect an active window cannot attach. */
-	list_for_each(p, &io->windows) {
+	list_for_each(p, &io->windows)
+	{
 		struct window *w = list_entry(p, struct window, o.link);
 
 		if (!w->active)
@@ -1619,8 +1635,7 @@ out:
 	return ret;
 }
 
-int core_device_detach(struct core *c, const struct core_req *rq, const char *dev,
-		       uint64_t serial)
+int core_device_detach(struct core *c, const struct core_req *rq, const char *dev, uint64_t serial)
 {
 	struct device *d;
 	struct ioas *io;
@@ -1646,8 +1661,7 @@ out:
 	return ret;
 }
 
-int core_device_ioas(struct core *c, const char *dev, uint64_t serial,
-		     char ret[CORE_NAME_MAX + 1])
+int core_device_ioas(struct core *c, const char *dev, uint64_t serial, char ret[CORE_NAME_MAX + 1])
 {
 	struct device *d;
 	int r = -ENOENT;
@@ -1685,8 +1699,7 @@ bool core_device_reserved_writable(struct core *c)
 }
 
 int core_device_store_reserved(struct core *c, const struct core_req *rq, const char *dev,
-			       uint64_t serial, const struct platform_range *regions,
-			       unsigned num)
+			       uint64_t serial, const struct platform_range *regions, unsigned num)
 {
 	struct device *d;
 	int r;
@@ -1845,8 +1858,8 @@ static void *mmap_aligned(uint64_t size, int prot, int flags, int fd)
 	char *base, *p;
 	uintptr_t a;
 
-	base = mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
-		    0);
+	base =
+	    mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED)
 		return MAP_FAILED;
 	a = ((uintptr_t)base + align - 1) & ~(uintptr_t)(align - 1);

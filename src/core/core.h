@@ -26,13 +26,13 @@
 #include "core/sbuf.h"
 
 /* Bounds (documented in ioasfs.5 and printed in `status`). */
-#define CORE_NAME_MAX 63
-#define CORE_MAX_IOAS 1024
-#define CORE_MAX_DEVICES 1024
-#define CORE_MAX_SOURCES 1024
-#define CORE_MAX_WINDOWS 64 /* per IOAS */
-#define CORE_ERRORS_RING 256
-#define CORE_ERROR_LEN 600
+#define CORE_NAME_MAX	  63
+#define CORE_MAX_IOAS	  1024
+#define CORE_MAX_DEVICES  1024
+#define CORE_MAX_SOURCES  1024
+#define CORE_MAX_WINDOWS  64 /* per IOAS */
+#define CORE_ERRORS_RING  256
+#define CORE_ERROR_LEN	  600
 #define CORE_MAX_RESERVED 32 /* per device */
 
 struct core;
@@ -42,7 +42,7 @@ struct core_req {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	const char *path; /* e.g. "/ioas/vm/map" */
+	const char *path;   /* e.g. "/ioas/vm/map" */
 	const char *prefix; /* optional, e.g. "line 3: " */
 };
 
@@ -96,16 +96,16 @@ int core_ioas_store_huge_pages(struct core *c, const struct core_req *rq, struct
 int core_ioas_devices(struct core *c, struct core_ioas_ref r, struct core_name **ret,
 		      size_t *ret_n);
 
-#define CORE_PROT_READ 1u
+#define CORE_PROT_READ	1u
 #define CORE_PROT_WRITE 2u
 
 struct core_map_cmd {
-	bool fixed;          /* false: "auto" */
-	uint64_t iova;       /* when fixed */
+	bool fixed;    /* false: "auto" */
+	uint64_t iova; /* when fixed */
 	uint64_t length;
-	const char *source;  /* a sources/ name */
-	uint64_t offset;     /* into the source */
-	unsigned prot;       /* CORE_PROT_* */
+	const char *source; /* a sources/ name */
+	uint64_t offset;    /* into the source */
+	unsigned prot;	    /* CORE_PROT_* */
 };
 
 int core_map(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
@@ -130,8 +130,7 @@ int core_window_remove(struct core *c, const struct core_req *rq, struct core_io
 		       const char *name);
 int core_window_lookup(struct core *c, struct core_ioas_ref r, const char *name,
 		       uint64_t *ret_serial);
-int core_window_list(struct core *c, struct core_ioas_ref r, struct core_name **ret,
-		     size_t *ret_n);
+int core_window_list(struct core *c, struct core_ioas_ref r, struct core_name **ret, size_t *ret_n);
 /* Show one window attribute (or the state with attr < 0). */
 int core_window_show(struct core *c, struct core_ioas_ref r, const char *name, uint64_t serial,
 		     int attr, struct sbuf *sb);
@@ -142,17 +141,14 @@ int core_window_store(struct core *c, const struct core_req *rq, struct core_ioa
 
 /* ---- devices ---- */
 /* Attach (or replace the attachment) to the IOAS named ioas. */
-int core_device_attach(struct core *c, const struct core_req *rq, const char *dev,
-		       uint64_t serial, const char *ioas);
-int core_device_detach(struct core *c, const struct core_req *rq, const char *dev,
-		       uint64_t serial);
+int core_device_attach(struct core *c, const struct core_req *rq, const char *dev, uint64_t serial,
+		       const char *ioas);
+int core_device_detach(struct core *c, const struct core_req *rq, const char *dev, uint64_t serial);
 /* Name of the IOAS the device is attached to, or -ENOENT (not attached / no device). */
-int core_device_ioas(struct core *c, const char *dev, uint64_t serial,
-		     char ret[CORE_NAME_MAX + 1]);
+int core_device_ioas(struct core *c, const char *dev, uint64_t serial, char ret[CORE_NAME_MAX + 1]);
 int core_device_show_reserved(struct core *c, const char *dev, uint64_t serial, struct sbuf *sb);
 int core_device_store_reserved(struct core *c, const struct core_req *rq, const char *dev,
-			       uint64_t serial, const struct platform_range *regions,
-			       unsigned num);
+			       uint64_t serial, const struct platform_range *regions, unsigned num);
 bool core_device_reserved_writable(struct core *c);
 int core_device_show_hw_info(struct core *c, const char *dev, uint64_t serial, struct sbuf *sb);
 

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define PLATFORM_MAX_RANGES 32
-#define PLATFORM_KIND_LEN 16
+#define PLATFORM_KIND_LEN   16
 
 struct platform_range {
 	uint64_t start, last;
@@ -31,19 +31,19 @@ struct platform_range {
 
 enum platform_iommu {
 	PLATFORM_IOMMU_NONE = 0,
-	PLATFORM_IOMMU_INTEL_VTD = 1, /* IOMMU_HW_INFO_TYPE_INTEL_VTD */
+	PLATFORM_IOMMU_INTEL_VTD = 1,  /* IOMMU_HW_INFO_TYPE_INTEL_VTD */
 	PLATFORM_IOMMU_ARM_SMMUV3 = 2, /* IOMMU_HW_INFO_TYPE_ARM_SMMUV3 */
-	PLATFORM_IOMMU_AMD_VI = 3, /* no uAPI type in 6.x; decoded as "amd_vi" by ioasfs */
+	PLATFORM_IOMMU_AMD_VI = 3,     /* no uAPI type in 6.x; decoded as "amd_vi" by ioasfs */
 };
 
 struct platform {
-	char name[64];       /* "x86-vtd" or the profile file path */
-	unsigned iova_bits;  /* 1..64 */
+	char name[64];	      /* "x86-vtd" or the profile file path */
+	unsigned iova_bits;   /* 1..64 */
 	unsigned n_apertures; /* >= 1 after parsing (default from iova_bits) */
 	struct platform_range apertures[PLATFORM_MAX_RANGES]; /* sorted, disjoint */
 	unsigned n_reserved;
 	struct platform_range reserved[PLATFORM_MAX_RANGES]; /* sorted, disjoint */
-	uint64_t page_sizes; /* bitmap of supported IOMMU page sizes; never 0 */
+	uint64_t page_sizes;  /* bitmap of supported IOMMU page sizes; never 0 */
 	unsigned max_windows; /* 0 = unlimited */
 	enum platform_iommu iommu;
 };
@@ -55,8 +55,8 @@ extern const char *const platform_builtin_names[];
  * Parse profile text. On error returns -EINVAL and writes "line N: reason" into err.
  * *ret is untouched on failure. name is copied into ret->name.
  */
-int platform_parse(const char *text, size_t len, const char *name, struct platform *ret,
-		   char *err, size_t errlen);
+int platform_parse(const char *text, size_t len, const char *name, struct platform *ret, char *err,
+		   size_t errlen);
 
 /* A built-in profile by name: 0 or -ENOENT. */
 int platform_builtin(const char *name, struct platform *ret);

@@ -27,8 +27,7 @@ int fs_parse_auto(const char *val, bool size, uint64_t *ret)
 }
 
 /* Report a parse failure of an attribute value. */
-static int bad_value(struct fs *fs, struct core_req *rq, int err, const char *what,
-		     const char *val)
+static int bad_value(struct fs *fs, struct core_req *rq, int err, const char *what, const char *val)
 {
 	core_error(fs->core, rq, "invalid %s '%.64s'%s", what, val,
 		   err == -EOVERFLOW ? " (does not fit in 64 bits)" : "");
@@ -220,8 +219,7 @@ fail:
 	return r;
 }
 
-static int map_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
-		    char *line)
+static int map_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq, char *line)
 {
 	struct core_map_cmd m = { .prot = CORE_PROT_READ | CORE_PROT_WRITE };
 	char *w[5], *plus;
@@ -269,8 +267,7 @@ static int map_line(struct fs *fs, struct node *n, struct fh *fh, struct core_re
 	return 0;
 }
 
-static int unmap_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
-		      char *line)
+static int unmap_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq, char *line)
 {
 	uint64_t iova = 0, length = 0, done = 0;
 	bool all = false;
@@ -343,21 +340,20 @@ static const struct attr_def options_attrs[] = {
 
 /* ---------------------------------------------------------------- windows/W */
 
-#define WINDOW_ATTR(field, attr, is_size, auto_ok)                                        \
-	static int show_win_##field(struct fs *fs, struct node *n, struct sbuf *sb)          \
-	{                                                                                    \
-		return core_window_show(fs->core, IOAS_REF(n), n->obj, n->obj_serial, attr, \
-					sb);                                                 \
-	}                                                                                    \
-	static int store_win_##field(struct fs *fs, struct node *n, struct core_req *rq,     \
-				     const char *val)                                        \
-	{                                                                                    \
-		uint64_t v;                                                                  \
-		int r = fs_parse_auto(val, is_size, &v);                                     \
-		if (r < 0 || (!(auto_ok) && v == CORE_AUTO))                                 \
-			return bad_value(fs, rq, r < 0 ? r : -EINVAL, #field, val);          \
-		return core_window_store(fs->core, rq, IOAS_REF(n), n->obj, n->obj_serial,  \
-					 attr, v);                                           \
+#define WINDOW_ATTR(field, attr, is_size, auto_ok)                                                 \
+	static int show_win_##field(struct fs *fs, struct node *n, struct sbuf *sb)                \
+	{                                                                                          \
+		return core_window_show(fs->core, IOAS_REF(n), n->obj, n->obj_serial, attr, sb);   \
+	}                                                                                          \
+	static int store_win_##field(struct fs *fs, struct node *n, struct core_req *rq,           \
+				     const char *val)                                              \
+	{                                                                                          \
+		uint64_t v;                                                                        \
+		int r = fs_parse_auto(val, is_size, &v);                                           \
+		if (r < 0 || (!(auto_ok) && v == CORE_AUTO))                                       \
+			return bad_value(fs, rq, r < 0 ? r : -EINVAL, #field, val);                \
+		return core_window_store(fs->core, rq, IOAS_REF(n), n->obj, n->obj_serial, attr,   \
+					 v);                                                       \
 	}
 
 WINDOW_ATTR(start, CORE_WIN_START, false, true)
@@ -367,8 +363,7 @@ WINDOW_ATTR(levels, CORE_WIN_LEVELS, false, true)
 
 static int show_win_state(struct fs *fs, struct node *n, struct sbuf *sb)
 {
-	return core_window_show(fs->core, IOAS_REF(n), n->obj, n->obj_serial, CORE_WIN_STATE,
-				sb);
+	return core_window_show(fs->core, IOAS_REF(n), n->obj, n->obj_serial, CORE_WIN_STATE, sb);
 }
 
 static const struct attr_def window_attrs[] = {
@@ -388,8 +383,7 @@ static int show_dev_reserved(struct fs *fs, struct node *n, struct sbuf *sb)
 }
 
 /* "START-LAST KIND" per line; the value may hold several lines. */
-static int store_dev_reserved(struct fs *fs, struct node *n, struct core_req *rq,
-			      const char *val)
+static int store_dev_reserved(struct fs *fs, struct node *n, struct core_req *rq, const char *val)
 {
 	struct platform_range regs[CORE_MAX_RESERVED];
 	char line[FS_LINE_MAX + 1];
@@ -417,7 +411,8 @@ static int store_dev_reserved(struct fs *fs, struct node *n, struct core_req *rq
 			return -EINVAL;
 		}
 		if (num == CORE_MAX_RESERVED) {
-			core_error(fs->core, rq, "more than %d reserved regions", CORE_MAX_RESERVED);
+			core_error(fs->core, rq, "more than %d reserved regions",
+				   CORE_MAX_RESERVED);
 			return -EINVAL;
 		}
 		r = parse_range(w[0], &regs[num].start, &regs[num].last);

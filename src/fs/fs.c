@@ -29,7 +29,7 @@
 #include "fs/fs.h"
 
 #define N_BUCKETS 16384
-#define FS(req) ((struct fs *)fuse_req_userdata(req))
+#define FS(req)	  ((struct fs *)fuse_req_userdata(req))
 
 struct subdir {
 	const char *name;
@@ -304,8 +304,8 @@ static int child_template(struct fs *fs, const struct node *parent, const char *
 		t->kind = N_LINK;
 		if (!strcmp(name, "ioas"))
 			return core_device_ioas(fs->core, parent->ioas, parent->ioas_serial, ioas)
-				       ? -ENOENT
-				       : 0;
+				   ? -ENOENT
+				   : 0;
 		pthread_mutex_lock(&fs->lock);
 		for (int i = 0; i < FS_PENDING_LINKS; i++)
 			if (fs->pending[i].used &&
@@ -544,8 +544,9 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		ref = (struct core_ioas_ref){ p->ioas, p->ioas_serial };
 		r = core_window_create(fs->core, &rq, ref, name);
 	} else {
-		core_error(fs->core, &rq, "directories can only be made in ioas/, "
-					  "ioas/NAME/windows/, devices/ and sources/");
+		core_error(fs->core, &rq,
+			   "directories can only be made in ioas/, "
+			   "ioas/NAME/windows/, devices/ and sources/");
 		r = -EPERM;
 	}
 	if (r == 0)
@@ -773,8 +774,7 @@ out:
 	fuse_reply_err(req, -r);
 }
 
-static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		     dev_t rdev)
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	fuse_reply_err(req, EPERM);
 }
@@ -896,8 +896,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		goto out;
 	}
 	if (off != 0) {
-		core_error(fs->core, &rq, "write at offset %lld: an attribute takes one whole "
-					  "value at offset 0",
+		core_error(fs->core, &rq,
+			   "write at offset %lld: an attribute takes one whole "
+			   "value at offset 0",
 			   (long long)off);
 		r = -EINVAL;
 		goto out;

@@ -19,10 +19,10 @@
 #include "core/sbuf.h"
 
 /* Bounds of the text interface (ioasfs.5). */
-#define FS_ATTR_MAX 4096        /* one attribute value */
-#define FS_LINE_MAX 1024        /* one map/unmap command line */
-#define FS_RESULTS_MAX (1u << 20) /* result bytes a read-write handle keeps unread */
-#define FS_PENDING_LINKS 64     /* ln -sf temporaries across all devices */
+#define FS_ATTR_MAX	 4096	    /* one attribute value */
+#define FS_LINE_MAX	 1024	    /* one map/unmap command line */
+#define FS_RESULTS_MAX	 (1u << 20) /* result bytes a read-write handle keeps unread */
+#define FS_PENDING_LINKS 64	    /* ln -sf temporaries across all devices */
 
 enum nkind {
 	N_ROOT,
@@ -30,15 +30,15 @@ enum nkind {
 	N_IOAS_DIR,    /* ioas/ */
 	N_DEVICES_DIR, /* devices/ */
 	N_SOURCES_DIR, /* sources/ */
-	N_IOAS,        /* ioas/NAME/ */
+	N_IOAS,	       /* ioas/NAME/ */
 	N_WINDOWS,     /* ioas/NAME/windows/ */
 	N_WINDOW,      /* ioas/NAME/windows/W/ */
 	N_IOAS_DEVS,   /* ioas/NAME/devices/ */
 	N_OPTIONS,     /* ioas/NAME/options/ */
 	N_DEVICE,      /* devices/D/ */
 	N_SOURCE,      /* sources/S/ */
-	N_ATTR,        /* an attribute file */
-	N_LINK,        /* a symlink */
+	N_ATTR,	       /* an attribute file */
+	N_LINK,	       /* a symlink */
 };
 
 struct fs;
@@ -63,21 +63,21 @@ struct node {
 	uint64_t nlookup;
 	fuse_ino_t parent_ino;
 	enum nkind kind;
-	const struct attr_def *attr; /* N_ATTR */
-	enum nkind dir_kind;         /* N_ATTR: the kind of directory it lives in */
-	char *path;                  /* "/ioas/vm/map" */
-	const char *name;            /* last component of path */
+	const struct attr_def *attr;  /* N_ATTR */
+	enum nkind dir_kind;	      /* N_ATTR: the kind of directory it lives in */
+	char *path;		      /* "/ioas/vm/map" */
+	const char *name;	      /* last component of path */
 	char ioas[CORE_NAME_MAX + 1]; /* context: the IOAS, device or source */
 	uint64_t ioas_serial;
 	char obj[CORE_NAME_MAX + 1]; /* context: a window, or a device for links */
 	uint64_t obj_serial;
-	bool hashed;                 /* reachable by path */
+	bool hashed; /* reachable by path */
 	struct node *next_ino, *next_path;
 };
 
 struct fh {
 	struct node *n;
-	bool rdwr;        /* command files: record results */
+	bool rdwr;	  /* command files: record results */
 	struct sbuf snap; /* rendered attribute */
 	bool rendered;
 	struct sbuf results;
@@ -87,7 +87,7 @@ struct fh {
 	struct fh_dirent {
 		char name[CORE_NAME_MAX + 1];
 		unsigned mode;
-	} *entries;
+	} * entries;
 };
 
 struct pending_link {
@@ -101,7 +101,7 @@ struct pending_link {
 struct fs {
 	struct core *core;
 	struct fuse_session *se;
-	char *mountpoint; /* absolute */
+	char *mountpoint;     /* absolute */
 	pthread_mutex_t lock; /* the node tables and pending links */
 	fuse_ino_t next_ino;
 	size_t n_buckets;

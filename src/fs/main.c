@@ -20,7 +20,10 @@ struct options {
 	int show_version;
 };
 
-#define OPT(t, p) { t, offsetof(struct options, p), 1 }
+#define OPT(t, p)                                                                                  \
+	{                                                                                          \
+		t, offsetof(struct options, p), 1                                                  \
+	}
 static const struct fuse_opt option_spec[] = {
 	OPT("backend=%s", backend),
 	OPT("platform=%s", platform),
