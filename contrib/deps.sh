@@ -23,6 +23,7 @@ ioasfs_install_deps() {
 # Configure and build in $1 (created), from the source tree $2.
 ioasfs_build() {
 	local build=$1 top=$2
+	mkdir -p "$top/m4"
 	(cd "$top" && autoreconf -fi >/dev/null)
 	mkdir -p "$build"
 	(cd "$build" && { [ -f Makefile ] || "$top/configure" -q; } && make -j"$(nproc)" >/dev/null)

@@ -280,6 +280,10 @@ void core_error(struct core *c, const struct core_req *rq, const char *fmt, ...)
 	snprintf(slot, CORE_ERROR_LEN, "%lld.%06ld %d %.120s: %.32s%s", (long long)ts.tv_sec,
 		 ts.tv_nsec / 1000, rq ? (int)rq->pid : 0, rq && rq->path ? rq->path : "-",
 		 rq && rq->prefix ? rq->prefix : "", reason);
+	/* one line per error, whatever names or values a client sent */
+	for (char *p = slot; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	fprintf(stderr, "ioasfs: %s\n", slot);
 	pthread_mutex_unlock(&c->err_lock);
 }
