@@ -357,6 +357,7 @@ static void fill_stat(struct fs *fs, const struct node *n, struct stat *st)
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_blksize = 4096;
+	st->st_atime = st->st_mtime = st->st_ctime = fs->started;
 	switch (n->kind) {
 	case N_ATTR:
 		st->st_mode = S_IFREG | n->attr->mode;
@@ -1092,6 +1093,7 @@ int fs_init(struct fs *fs, struct core *core, const char *mountpoint)
 
 	memset(fs, 0, sizeof(*fs));
 	fs->core = core;
+	fs->started = time(NULL);
 	fs->mountpoint = realpath(mountpoint, NULL);
 	fs->by_ino = calloc(N_BUCKETS, sizeof(*fs->by_ino));
 	fs->by_path = calloc(N_BUCKETS, sizeof(*fs->by_path));

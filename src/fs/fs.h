@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "core/core.h"
 #include "core/sbuf.h"
@@ -102,6 +103,7 @@ struct fs {
 	struct core *core;
 	struct fuse_session *se;
 	char *mountpoint;     /* absolute */
+	time_t started;       /* the time every file shows */
 	pthread_mutex_t lock; /* the node tables and pending links */
 	fuse_ino_t next_ino;
 	size_t n_buckets;
