@@ -29,6 +29,7 @@
 #include "core/core.h"
 #include "core/itree.h"
 #include "core/parse.h"
+#include "ioasfs/batch.h"
 
 #define RSET_MAX 256
 #define ANON_MAX (1ull << 40)
@@ -79,8 +80,7 @@ struct source {
 	char *path;
 	void *mem;
 	uint64_t size;
-	uint64_t users; /* mappings referring to it; changed under an IOAS lock + topo read */
-	pthread_mutex_t users_lock;
+	uint64_t users; /* mappings referring to it: atomic, changed under topo read */
 };
 
 struct window {
@@ -284,7 +284,8 @@ void core_error(struct core *c, const struct core_req *rq, const char *fmt, ...)
 	for (char *p = slot; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	fprintf(stderr, "ioasfs: %s\n", slot);
+	if (!rq || !rq->quiet)
+		fprintf(stderr, "ioasfs: %s\n", slot);
 	pthread_mutex_unlock(&c->err_lock);
 }
 
@@ -312,7 +313,6 @@ void core_show_status(struct core *c, struct sbuf *sb)
 	sbuf_printf(sb, "backend %s\n", c->be->ops->name);
 	sbuf_printf(sb, "platform %s\n", c->plat.name);
 	sbuf_printf(sb, "map_file %s\n", c->be->ops->map_file ? "yes" : "no");
-	sbuf_printf(sb, "uring_cmd no\n");
 	sbuf_printf(sb, "limit_name %d\n", CORE_NAME_MAX);
 	sbuf_printf(sb, "limit_ioas %d\n", CORE_MAX_IOAS);
 	sbuf_printf(sb, "limit_devices %d\n", CORE_MAX_DEVICES);
@@ -353,9 +353,7 @@ static void mapping_drop(struct ioas *io, struct mapping *m)
 {
 	itree_remove(&io->maps, &m->node);
 	io->bytes_mapped -= m->node.last - m->node.start + 1;
-	pthread_mutex_lock(&m->src->users_lock);
-	m->src->users--;
-	pthread_mutex_unlock(&m->src->users_lock);
+	__atomic_sub_fetch(&m->src->users, 1, __ATOMIC_RELAXED);
 	free(m);
 }
 
@@ -392,7 +390,6 @@ static void obj_free(struct core *c, enum core_obj kind, struct obj *o)
 		struct source *s = list_entry(o, struct source, o);
 
 		source_release(s);
-		pthread_mutex_destroy(&s->users_lock);
 		free(s);
 	} else {
 		free(list_entry(o, struct device, o));
@@ -629,7 +626,6 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 			r = -ENOMEM;
 			goto out;
 		}
-		pthread_mutex_init(&s->users_lock, NULL);
 		o = &s->o;
 	}
 	snprintf(o->name, sizeof(o->name), "%s", name);
@@ -975,20 +971,22 @@ static void map_failure(struct core *c, struct ioas *io, const struct core_req *
 	ioas_error(c, io, rq, "%s: %s", what, more);
 }
 
-int core_map(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
-	     const struct core_map_cmd *m, uint64_t *ret_iova)
+/*
+ * Map with io locked (and topo read). *hint caches the last source looked up, so a batch of
+ * maps from one source does not search the source list each time.
+ */
+static int ioas_map(struct core *c, struct ioas *io, const struct core_req *rq,
+		    const struct core_map_cmd *m, struct source **hint, uint64_t *ret_iova)
 {
-	struct ioas *io = ioas_get(c, r);
-	struct source *s;
+	struct source *s = *hint;
 	struct mapping *mp;
 	uint32_t flags = 0;
 	uint64_t iova = m->iova;
 	char why[200];
 	int ret;
 
-	if (!io)
-		return -ENOENT;
-	s = source_find(c, m->source, 0);
+	if (!s || strcmp(s->o.name, m->source))
+		s = *hint = source_find(c, m->source, 0);
 	if (!s) {
 		ioas_error(c, io, rq, "no source '%s'", m->source);
 		ret = -ENOENT;
@@ -1059,27 +1057,35 @@ int core_map(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
 		ret = -EIO;
 		goto out;
 	}
-	pthread_mutex_lock(&s->users_lock);
-	s->users++;
-	pthread_mutex_unlock(&s->users_lock);
+	__atomic_add_fetch(&s->users, 1, __ATOMIC_RELAXED);
 	io->st_maps++;
 	io->bytes_mapped += m->length;
 	*ret_iova = iova;
 out:
-	ioas_put(c, io);
 	return ret;
 }
 
-int core_unmap(struct core *c, const struct core_req *rq, struct core_ioas_ref r, bool all,
-	       uint64_t iova, uint64_t length, uint64_t *ret_length)
+int core_map(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+	     const struct core_map_cmd *m, uint64_t *ret_iova)
 {
 	struct ioas *io = ioas_get(c, r);
-	struct itree_node *first, *lastn, *n;
-	uint64_t last, len;
+	struct source *hint = NULL;
 	int ret;
 
 	if (!io)
 		return -ENOENT;
+	ret = ioas_map(c, io, rq, m, &hint, ret_iova);
+	ioas_put(c, io);
+	return ret;
+}
+
+static int ioas_unmap(struct core *c, struct ioas *io, const struct core_req *rq, bool all,
+		      uint64_t iova, uint64_t length, uint64_t *ret_length)
+{
+	struct itree_node *first, *lastn, *n;
+	uint64_t last, len;
+	int ret;
+
 	if (all || (iova == 0 && length == UINT64_MAX)) {
 		len = UINT64_MAX;
 		ret = c->be->ops->unmap(c->be, io->id, 0, &len);
@@ -1143,8 +1149,198 @@ int core_unmap(struct core *c, const struct core_req *rq, struct core_ioas_ref r
 	io->st_unmaps++;
 	*ret_length = len;
 out:
+	return ret;
+}
+
+int core_unmap(struct core *c, const struct core_req *rq, struct core_ioas_ref r, bool all,
+	       uint64_t iova, uint64_t length, uint64_t *ret_length)
+{
+	struct ioas *io = ioas_get(c, r);
+	int ret;
+
+	if (!io)
+		return -ENOENT;
+	ret = ioas_unmap(c, io, rq, all, iova, length, ret_length);
 	ioas_put(c, io);
 	return ret;
+}
+
+/*
+ * IOMMU_IOAS_COPY from src to io, both locked: the source range must be covered by
+ * contiguous mappings (else ENOENT), each becomes one mapping in io, of the same memory.
+ */
+static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const struct core_req *rq,
+		     bool fixed, uint64_t dst_iova, uint64_t src_iova, uint64_t length,
+		     unsigned prot, uint64_t *ret_iova)
+{
+	struct itree_node *n, *first;
+	uint64_t last, at, iova = dst_iova, count = 0;
+	uint32_t flags = 0;
+	struct mapping **news;
+	char why[200];
+	int ret;
+
+	if (length && src_iova + (length - 1) >= src_iova) {
+		last = src_iova + length - 1;
+		bool covered = false;
+
+		first = itree_find(&src->maps, src_iova);
+		at = src_iova;
+		for (n = first; n && n->start <= at; n = itree_next(n)) {
+			count++;
+			if (n->last >= last) {
+				covered = true;
+				break;
+			}
+			at = n->last + 1;
+		}
+		if (!covered) {
+			ioas_error(c, io, rq,
+				   "copy from ioas %s 0x%" PRIx64 "-0x%" PRIx64
+				   ": not covered by contiguous mappings",
+				   src->o.name, src_iova, last);
+			return -ENOENT;
+		}
+	}
+	if (fixed && length && dst_iova + (length - 1) >= dst_iova &&
+	    (outside_aperture(c, dst_iova, dst_iova + length - 1, why, sizeof(why)) ||
+	     crosses_reserved(c, io, NULL, dst_iova, dst_iova + length - 1, why, sizeof(why)))) {
+		ioas_error(c, io, rq, "copy to 0x%" PRIx64 "-0x%" PRIx64 " %s", dst_iova,
+			   dst_iova + length - 1, why);
+		return -EINVAL;
+	}
+	news = calloc(count ? count : 1, sizeof(*news));
+	if (!news)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < count; i++) {
+		news[i] = malloc(sizeof(**news));
+		if (!news[i]) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	if (prot & CORE_PROT_READ)
+		flags |= BACKEND_MAP_READABLE;
+	if (prot & CORE_PROT_WRITE)
+		flags |= BACKEND_MAP_WRITEABLE;
+	if (fixed)
+		flags |= BACKEND_MAP_FIXED_IOVA;
+	ret = c->be->ops->copy(c->be, flags, io->id, src->id, length, &iova, src_iova);
+	if (ret < 0) {
+		struct core_map_cmd m = { .fixed = fixed, .iova = dst_iova, .length = length };
+
+		if (ret == -EPERM)
+			ioas_error(c, io, rq, "copy: a source mapping is not writable");
+		else
+			map_failure(c, io, rq, &m, ret);
+		goto out;
+	}
+	/* one mapping per source mapping, clipped to the copied range */
+	last = src_iova + length - 1;
+	n = itree_find(&src->maps, src_iova);
+	for (uint64_t i = 0; i < count; i++, n = itree_next(n)) {
+		struct mapping *sm = itree_entry(n, struct mapping, node);
+		uint64_t s0 = n->start > src_iova ? n->start : src_iova;
+		uint64_t s1 = n->last < last ? n->last : last;
+
+		news[i]->node.start = iova + (s0 - src_iova);
+		news[i]->node.last = iova + (s1 - src_iova);
+		news[i]->src = sm->src;
+		news[i]->offset = sm->offset + (s0 - n->start);
+		news[i]->prot = prot;
+		if (itree_insert(&io->maps, &news[i]->node) < 0) {
+			ioas_error(c, io, rq, "internal: copy landed over the model at 0x%" PRIx64,
+				   news[i]->node.start);
+			free(news[i]);
+			continue;
+		}
+		__atomic_add_fetch(&sm->src->users, 1, __ATOMIC_RELAXED);
+		io->bytes_mapped += s1 - s0 + 1;
+		news[i] = NULL;
+	}
+	io->st_maps++;
+	*ret_iova = iova;
+out:
+	for (uint64_t i = 0; i < count; i++)
+		free(news[i]);
+	free(news);
+	return ret;
+}
+
+/*
+ * Run a batch of commands (already checked for form by the caller) against one IOAS, under
+ * one lock acquisition; out[i] is the completion of cmds[i].
+ */
+int core_batch(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+	       const struct ioasfs_cmd *cmds, unsigned n, struct ioasfs_cqe *out)
+{
+	struct ioas *io = ioas_get(c, r);
+	struct core_req crq = *rq;
+	struct source *hint = NULL;
+	char prefix[32];
+
+	if (!io)
+		return -ENOENT;
+	crq.prefix = prefix;
+	crq.quiet = true;
+	for (unsigned i = 0; i < n; i++) {
+		const struct ioasfs_cmd *cmd = &cmds[i];
+		struct ioasfs_cqe *cqe = &out[i];
+		struct core_map_cmd m;
+		int ret = 0;
+
+		snprintf(prefix, sizeof(prefix), "record %u: ", i);
+		cqe->user_data = cmd->user_data;
+		cqe->flags = 0;
+		cqe->iova = cmd->iova;
+		cqe->length = cmd->length;
+		switch (cmd->opcode) {
+		case IOASFS_OP_MAP:
+		case IOASFS_OP_MAP_FIXED:
+			m = (struct core_map_cmd){
+				.fixed = cmd->opcode == IOASFS_OP_MAP_FIXED,
+				.iova = cmd->iova,
+				.length = cmd->length,
+				.source = cmd->name,
+				.offset = cmd->offset,
+				.prot = cmd->prot,
+			};
+			ret = ioas_map(c, io, &crq, &m, &hint, &cqe->iova);
+			break;
+		case IOASFS_OP_UNMAP:
+			ret = ioas_unmap(c, io, &crq, cmd->flags & IOASFS_CMD_UNMAP_ALL, cmd->iova,
+					 cmd->length, &cqe->length);
+			break;
+		case IOASFS_OP_COPY: {
+			struct core_ioas_ref sr = { cmd->name, 0 };
+			struct ioas *src = ioas_find(c, sr);
+
+			if (!src) {
+				ioas_error(c, io, &crq, "copy: no ioas '%s'", cmd->name);
+				ret = -ENOENT;
+				break;
+			}
+			/* locks in address order; the topo read lock keeps both alive */
+			if (src < io) {
+				pthread_mutex_unlock(&io->lock);
+				pthread_mutex_lock(&src->lock);
+				pthread_mutex_lock(&io->lock);
+			} else if (src != io) {
+				pthread_mutex_lock(&src->lock);
+			}
+			ret = ioas_copy(c, io, src, &crq, cmd->flags & IOASFS_CMD_COPY_FIXED,
+					cmd->iova, cmd->offset, cmd->length, cmd->prot, &cqe->iova);
+			if (src != io)
+				pthread_mutex_unlock(&src->lock);
+			break;
+		}
+		default: /* NOP */
+			break;
+		}
+		cqe->res = ret;
+	}
+	ioas_put(c, io);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- windows */
@@ -1841,9 +2037,7 @@ int core_source_show_users(struct core *c, const char *src, uint64_t serial, str
 	pthread_rwlock_rdlock(&c->topo);
 	s = source_find(c, src, serial);
 	if (s) {
-		pthread_mutex_lock(&s->users_lock);
-		sbuf_printf(sb, "%" PRIu64 "\n", s->users);
-		pthread_mutex_unlock(&s->users_lock);
+		sbuf_printf(sb, "%" PRIu64 "\n", __atomic_load_n(&s->users, __ATOMIC_RELAXED));
 		r = 0;
 	}
 	pthread_rwlock_unlock(&c->topo);

@@ -44,6 +44,7 @@ struct core_req {
 	gid_t gid;
 	const char *path;   /* e.g. "/ioas/vm/map" */
 	const char *prefix; /* optional, e.g. "line 3: " */
+	bool quiet;         /* errors go to the ring only, not to stderr (batch results) */
 };
 
 enum core_obj {
@@ -113,6 +114,15 @@ int core_map(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
 /* all: unmap everything (iova/length ignored). *ret_length = bytes unmapped. */
 int core_unmap(struct core *c, const struct core_req *rq, struct core_ioas_ref r, bool all,
 	       uint64_t iova, uint64_t length, uint64_t *ret_length);
+
+struct ioasfs_cmd;
+struct ioasfs_cqe;
+/*
+ * Run n batch records (host byte order, already checked for form) against one IOAS in
+ * order; out[i] gets the completion of cmds[i]. -ENOENT if the IOAS is gone, else 0.
+ */
+int core_batch(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+	       const struct ioasfs_cmd *cmds, unsigned n, struct ioasfs_cqe *out);
 
 /* ---- windows ---- */
 enum core_win_attr {

@@ -6,6 +6,7 @@
  * core. The command files `map` and `unmap` take many lines per write; each line runs in
  * order and the first failure ends the write with that line's errno.
  */
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,6 +40,10 @@ static int bad_value(struct fs *fs, struct core_req *rq, int err, const char *wh
 static int show_status(struct fs *fs, struct node *n, struct sbuf *sb)
 {
 	core_show_status(fs->core, sb);
+	sbuf_printf(sb, "uring_cmd %s\n", fs->uring_cmd);
+	sbuf_printf(sb, "limit_batch_cmds %d\n", IOASFS_BATCH_MAX_CMDS);
+	sbuf_printf(sb, "limit_batch_cqes %d\n", IOASFS_BATCH_MAX_CQES);
+	sbuf_printf(sb, "limit_batch_sessions %d\n", FS_MAX_SESSIONS);
 	sbuf_printf(sb, "limit_attr_bytes %d\n", FS_ATTR_MAX);
 	sbuf_printf(sb, "limit_line_bytes %d\n", FS_LINE_MAX);
 	sbuf_printf(sb, "limit_results_bytes %u\n", FS_RESULTS_MAX);
@@ -307,12 +312,187 @@ static int write_unmap(struct fs *fs, struct node *n, struct fh *fh, struct core
 	return run_lines(fs, n, fh, rq, data, len, unmap_line);
 }
 
+/* The result lines of a read-write command handle. */
+static size_t read_results(struct fs *fs, struct fh *fh, char *buf, size_t size)
+{
+	size_t len = size < fh->results.len ? size : fh->results.len;
+
+	memcpy(buf, fh->results.buf, len);
+	sbuf_consume(&fh->results, len);
+	return len;
+}
+
+/* ---------------------------------------------------------------- batch */
+
+/*
+ * Check every record of a batch write before anything runs, converting to host order in
+ * place. Returns 0, or -EINVAL with the reason in why.
+ */
+static int batch_decode(struct ioasfs_cmd *cmds, unsigned n, char *why, size_t len)
+{
+	static const uint32_t flags_ok[IOASFS_OP_MAX] = {
+		[IOASFS_OP_UNMAP] = IOASFS_CMD_UNMAP_ALL,
+		[IOASFS_OP_COPY] = IOASFS_CMD_COPY_FIXED,
+	};
+
+	for (unsigned i = 0; i < n; i++) {
+		struct ioasfs_cmd *c = &cmds[i];
+		bool named = c->opcode == IOASFS_OP_MAP || c->opcode == IOASFS_OP_MAP_FIXED ||
+			     c->opcode == IOASFS_OP_COPY;
+		bool fixed_iova = c->opcode == IOASFS_OP_MAP_FIXED ||
+				  (c->opcode == IOASFS_OP_UNMAP &&
+				   !(le32toh(c->flags) & IOASFS_CMD_UNMAP_ALL)) ||
+				  (c->opcode == IOASFS_OP_COPY &&
+				   (le32toh(c->flags) & IOASFS_CMD_COPY_FIXED));
+		const char *nul;
+
+		c->version = le16toh(c->version);
+		c->flags = le32toh(c->flags);
+		c->user_data = le64toh(c->user_data);
+		c->iova = le64toh(c->iova);
+		c->length = le64toh(c->length);
+		c->offset = le64toh(c->offset);
+		if (c->version != IOASFS_BATCH_VERSION) {
+			snprintf(why, len, "record %u: version %u, expected %u", i, c->version,
+				 IOASFS_BATCH_VERSION);
+			return -EINVAL;
+		}
+		if (c->opcode >= IOASFS_OP_MAX) {
+			snprintf(why, len, "record %u: unknown opcode %u", i, c->opcode);
+			return -EINVAL;
+		}
+		if (c->flags & ~flags_ok[c->opcode]) {
+			snprintf(why, len, "record %u: unknown flags 0x%x", i, c->flags);
+			return -EINVAL;
+		}
+		if (c->reserved[0] || c->reserved[1] || c->reserved[2]) {
+			snprintf(why, len, "record %u: reserved fields are not zero", i);
+			return -EINVAL;
+		}
+		if (c->prot & ~(IOASFS_PROT_READ | IOASFS_PROT_WRITE) || (!named && c->prot)) {
+			snprintf(why, len, "record %u: invalid prot 0x%x", i, c->prot);
+			return -EINVAL;
+		}
+		nul = memchr(c->name, '\0', sizeof(c->name));
+		if (!nul || (named && !valid_name(c->name))) {
+			snprintf(why, len, "record %u: name is not a NUL-terminated object name", i);
+			return -EINVAL;
+		}
+		for (const char *p = nul; p < c->name + sizeof(c->name); p++)
+			if (*p) {
+				snprintf(why, len, "record %u: name has bytes after its end", i);
+				return -EINVAL;
+			}
+		if (!named && c->name[0]) {
+			snprintf(why, len, "record %u: a name on an opcode that takes none", i);
+			return -EINVAL;
+		}
+		if (c->length && ((fixed_iova && c->iova + (c->length - 1) < c->iova) ||
+				  (named && c->offset + (c->length - 1) < c->offset))) {
+			snprintf(why, len, "record %u: address + length wraps", i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
+		       const char *data, size_t len)
+{
+	struct core_ioas_ref ref = { n->ioas, n->ioas_serial };
+	unsigned count = len / sizeof(struct ioasfs_cmd);
+	struct ioasfs_cmd *cmds = NULL;
+	struct ioasfs_cqe *out = NULL;
+	char why[160];
+	int r;
+
+	if (!len || len % sizeof(struct ioasfs_cmd) || count > IOASFS_BATCH_MAX_CMDS) {
+		core_error(fs->core, rq,
+			   "batch: %zu bytes is not 1..%d whole %zu-byte records", len,
+			   IOASFS_BATCH_MAX_CMDS, sizeof(struct ioasfs_cmd));
+		return -EINVAL;
+	}
+	cmds = malloc(len);
+	out = malloc(count * sizeof(*out));
+	if (!cmds || !out) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(cmds, data, len);
+	r = batch_decode(cmds, count, why, sizeof(why));
+	if (r < 0) {
+		core_error(fs->core, rq, "batch rejected whole: %s", why);
+		goto out;
+	}
+	/* One write at a time per session keeps its completions in command order. */
+	pthread_mutex_lock(&fh->lock);
+	if (fh->cq_len + count > IOASFS_BATCH_MAX_CQES) {
+		pthread_mutex_unlock(&fh->lock);
+		core_error(fs->core, rq, "batch: %zu completions unread; read them first",
+			   fh->cq_len);
+		r = -EAGAIN;
+		goto out;
+	}
+	if (fh->cq_len + count > fh->cq_cap) {
+		size_t cap = fh->cq_cap ? fh->cq_cap : 1024;
+		struct ioasfs_cqe *q;
+
+		while (cap < fh->cq_len + count)
+			cap *= 2;
+		q = malloc(cap * sizeof(*q));
+		if (!q) {
+			pthread_mutex_unlock(&fh->lock);
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < fh->cq_len; i++)
+			q[i] = fh->cq[(fh->cq_head + i) % fh->cq_cap];
+		free(fh->cq);
+		fh->cq = q;
+		fh->cq_head = 0;
+		fh->cq_cap = cap;
+	}
+	r = core_batch(fs->core, rq, ref, cmds, count, out);
+	if (r == 0)
+		for (unsigned i = 0; i < count; i++) {
+			struct ioasfs_cqe *q = &fh->cq[(fh->cq_head + fh->cq_len++) % fh->cq_cap];
+
+			q->user_data = htole64(out[i].user_data);
+			q->res = (int32_t)htole32((uint32_t)out[i].res);
+			q->flags = 0;
+			q->iova = htole64(out[i].iova);
+			q->length = htole64(out[i].length);
+		}
+	pthread_mutex_unlock(&fh->lock);
+out:
+	free(cmds);
+	free(out);
+	return r;
+}
+
+static size_t read_batch(struct fs *fs, struct fh *fh, char *buf, size_t size)
+{
+	size_t n = size / sizeof(struct ioasfs_cqe);
+
+	if (n > fh->cq_len)
+		n = fh->cq_len;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf + i * sizeof(struct ioasfs_cqe), &fh->cq[fh->cq_head],
+		       sizeof(struct ioasfs_cqe));
+		fh->cq_head = (fh->cq_head + 1) % fh->cq_cap;
+	}
+	fh->cq_len -= n;
+	return n * sizeof(struct ioasfs_cqe);
+}
+
 static const struct attr_def ioas_attrs[] = {
 	{ "id", 0444, show_id },
 	{ "iova_ranges", 0444, show_iova_ranges },
 	{ "alignment", 0444, show_alignment },
-	{ "map", 0600, NULL, NULL, write_map },
-	{ "unmap", 0600, NULL, NULL, write_unmap },
+	{ "map", 0600, NULL, NULL, write_map, .read = read_results },
+	{ "unmap", 0600, NULL, NULL, write_unmap, .read = read_results },
+	{ "batch", 0600, NULL, NULL, write_batch, .read = read_batch, .st_size = 1ull << 40,
+	  .session = true },
 	{ "mappings", 0444, show_mappings },
 	{ "stats", 0444, show_stats },
 	{ NULL },
@@ -432,7 +612,7 @@ static int show_hw_info(struct fs *fs, struct node *n, struct sbuf *sb)
 }
 
 static const struct attr_def device_attrs[] = {
-	{ "reserved", 0644, show_dev_reserved, store_dev_reserved, NULL, true },
+	{ "reserved", 0644, show_dev_reserved, store_dev_reserved, .multiline = true },
 	{ "hw_info", 0444, show_hw_info },
 	{ NULL },
 };

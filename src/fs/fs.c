@@ -362,7 +362,7 @@ static void fill_stat(struct fs *fs, const struct node *n, struct stat *st)
 	case N_ATTR:
 		st->st_mode = S_IFREG | n->attr->mode;
 		st->st_nlink = 1;
-		st->st_size = 4096;
+		st->st_size = n->attr->st_size ? n->attr->st_size : 4096;
 		break;
 	case N_LINK:
 		st->st_mode = S_IFLNK | 0777;
@@ -786,6 +786,20 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fuse_reply_err(req, EPERM);
 }
 
+static void fh_free(struct fs *fs, struct fh *fh)
+{
+	if (fh->n->attr->session) {
+		pthread_mutex_lock(&fs->lock);
+		fs->sessions--;
+		pthread_mutex_unlock(&fs->lock);
+	}
+	sbuf_free(&fh->snap);
+	sbuf_free(&fh->results);
+	free(fh->cq);
+	pthread_mutex_destroy(&fh->lock);
+	free(fh);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
@@ -803,6 +817,16 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fh = calloc(1, sizeof(*fh));
 	if (!fh)
 		return (void)fuse_reply_err(req, ENOMEM);
+	if (n->attr->session) {
+		pthread_mutex_lock(&fs->lock);
+		if (fs->sessions >= FS_MAX_SESSIONS) {
+			pthread_mutex_unlock(&fs->lock);
+			free(fh);
+			return (void)fuse_reply_err(req, EMFILE);
+		}
+		fs->sessions++;
+		pthread_mutex_unlock(&fs->lock);
+	}
 	fh->n = n;
 	fh->rdwr = acc == O_RDWR;
 	sbuf_init(&fh->snap);
@@ -812,13 +836,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
-	if (n->attr->write)
+	/* text command files are streams; the batch file takes io_uring writes at offset 0 */
+	if (n->attr->write && !n->attr->session)
 		fi->nonseekable = 1;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		sbuf_free(&fh->snap);
-		sbuf_free(&fh->results);
-		free(fh);
-	}
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		fh_free(fs, fh);
 }
 
 /*
@@ -836,17 +858,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int r = 0;
 
 	pthread_mutex_lock(&fh->lock);
-	if (n->attr->write) {
-		/* a command file: hand out and forget the results queued so far */
-		len = size < fh->results.len ? size : fh->results.len;
-		copy = len ? malloc(len) : NULL;
-		if (len && !copy) {
+	if (n->attr->read) {
+		/* a stream: hand out and forget what the handle has queued */
+		copy = malloc(size ? size : 1);
+		if (!copy) {
 			r = -ENOMEM;
 			goto out;
 		}
-		if (len)
-			memcpy(copy, fh->results.buf, len);
-		sbuf_consume(&fh->results, len);
+		len = n->attr->read(fs, fh, copy, size);
 		goto out;
 	}
 	if (!n->attr->show) {
@@ -936,12 +955,7 @@ out:
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
-
-	sbuf_free(&fh->snap);
-	sbuf_free(&fh->results);
-	pthread_mutex_destroy(&fh->lock);
-	free(fh);
+	fh_free(FS(req), (struct fh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -1061,6 +1075,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/*
+	 * io_uring writes to the batch file are async direct I/O, i.e. background requests:
+	 * allow enough of them that several linked WRITE+READ pairs per program stream.
+	 */
+	conn->max_background = 128;
+	conn->congestion_threshold = 96;
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

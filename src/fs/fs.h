@@ -18,12 +18,14 @@
 
 #include "core/core.h"
 #include "core/sbuf.h"
+#include "ioasfs/batch.h"
 
 /* Bounds of the text interface (ioasfs.5). */
 #define FS_ATTR_MAX	 4096	    /* one attribute value */
 #define FS_LINE_MAX	 1024	    /* one map/unmap command line */
 #define FS_RESULTS_MAX	 (1u << 20) /* result bytes a read-write handle keeps unread */
 #define FS_PENDING_LINKS 64	    /* ln -sf temporaries across all devices */
+#define FS_MAX_SESSIONS 1024	    /* open batch handles */
 
 enum nkind {
 	N_ROOT,
@@ -56,6 +58,10 @@ struct attr_def {
 	/* Command files (map, unmap): raw bytes of one write. */
 	int (*write)(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
 		     const char *data, size_t len);
+	/* Stream files: take up to size bytes of what the handle has queued into buf. */
+	size_t (*read)(struct fs *fs, struct fh *fh, char *buf, size_t size);
+	uint64_t st_size; /* 0: 4096, like sysfs */
+	bool session;     /* each handle is a counted batch session */
 	bool multiline; /* the value may span lines (a list) */
 };
 
@@ -83,6 +89,9 @@ struct fh {
 	bool rendered;
 	struct sbuf results;
 	pthread_mutex_t lock;
+	/* batch sessions: a ring of completions */
+	struct ioasfs_cqe *cq;
+	size_t cq_head, cq_len, cq_cap;
 	/* directory listings */
 	size_t n_entries;
 	struct fh_dirent {
@@ -109,6 +118,8 @@ struct fs {
 	size_t n_buckets;
 	struct node **by_ino, **by_path;
 	struct pending_link pending[FS_PENDING_LINKS];
+	unsigned sessions; /* open batch handles, under lock */
+	char uring_cmd[128]; /* what the start-up probe found */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;

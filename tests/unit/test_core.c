@@ -13,6 +13,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -593,7 +594,9 @@ START_TEST(test_window_refusals)
 	REFUSED("vm", wset("vm", "w", CORE_WIN_SIZE, 0), -EINVAL, "window", "w", "size");
 	REFUSED("vm", wset("vm", "p", CORE_WIN_SIZE, CORE_AUTO), -EINVAL, "window", "p", "size");
 
-	/* page sizes */
+	/* page sizes, refused even before the window has a size */
+	REFUSED("vm", wset("vm", "p", CORE_WIN_PAGE_SIZE, 64 * K), -EINVAL, "window", "p",
+		"page_size 0x10000 is not one of the platform's (4K 2M 1G)");
 	REFUSED("vm", wset("vm", "w", CORE_WIN_PAGE_SIZE, 0x3000), -EINVAL, "window", "w",
 		"not a power of two");
 	REFUSED("vm", wset("vm", "w", CORE_WIN_PAGE_SIZE, 0), -EINVAL, "window", "w",
@@ -1025,6 +1028,37 @@ START_TEST(test_map_readonly_file)
 	ck_assert_str_eq(named_text(core_source_show_path, "no"), "\n");
 	unlink(path);
 	teardown();
+}
+END_TEST
+
+/*
+ * "Opened with the writer's credentials, never the daemon's": that includes the daemon's
+ * supplementary groups. Root usually runs with group 0 among them (initgroups), so nobody
+ * must not be able to open a root:root 0640 file as a source.
+ */
+START_TEST(test_source_supplementary_groups)
+{
+	struct core_req nobody = { .pid = 4242, .uid = 65534, .gid = 65534, .path = "/test" };
+	gid_t root_group = 0, saved[64];
+	int nsaved;
+	const char *path;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_source_supplementary_groups: not root, skipped\n");
+		return;
+	}
+	nsaved = getgroups(64, saved);
+	ck_assert_int_ge(nsaved, 0);
+	ck_assert_int_eq(setgroups(1, &root_group), 0);
+	setup("x86-vtd");
+	path = make_file(4096, 0640);
+	ck_assert_int_eq(chown(path, 0, 0), 0);
+	mk(CORE_SOURCE, "s");
+	ck_assert_int_eq(core_source_set(c, &nobody, "s", 0, false, 0, path), -EACCES);
+	ck_assert_str_eq(named_text(core_source_show_path, "s"), "\n");
+	unlink(path);
+	teardown();
+	ck_assert_int_eq(setgroups((size_t)nsaved, saved), 0);
 }
 END_TEST
 
@@ -1999,6 +2033,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tm, test_map_geometry);
 	tcase_add_test(tm, test_map_refusals);
 	tcase_add_test(tm, test_map_readonly_file);
+	tcase_add_test(tm, test_source_supplementary_groups);
 	tcase_add_test(tm, test_map_stats);
 	tcase_add_test(tm, test_unmap);
 	suite_add_tcase(s, tm);
