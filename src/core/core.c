@@ -20,7 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fsuid.h>
+#include <sys/syscall.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -2076,23 +2076,31 @@ static void *mmap_aligned(uint64_t size, int prot, int flags, int fd)
 	return p;
 }
 
-/* open(2) with the caller's filesystem credentials (per thread on Linux). */
+/*
+ * open(2) with the caller's filesystem credentials: fsuid, fsgid and supplementary groups.
+ * The raw syscalls change only the calling thread (glibc's setgroups would change every
+ * thread of the daemon), and the daemon's own groups are put back before returning.
+ */
 static int open_as(const struct core_req *rq, const char *path, int flags)
 {
-	int fd, saved;
-	uid_t ouid = 0;
-	gid_t ogid = 0;
+	gid_t saved_groups[CORE_MAX_GROUPS];
+	int fd, saved, n_saved = 0;
 	bool sw = rq && rq->uid != 0;
 
 	if (sw) {
-		ogid = setfsgid(rq->gid);
-		ouid = setfsuid(rq->uid);
+		n_saved = getgroups(CORE_MAX_GROUPS, saved_groups);
+		if (n_saved < 0 ||
+		    syscall(SYS_setgroups, rq->ngroups, rq->ngroups ? rq->groups : NULL) < 0)
+			return -EPERM;
+		syscall(SYS_setfsgid, rq->gid);
+		syscall(SYS_setfsuid, rq->uid);
 	}
 	fd = open(path, flags | O_CLOEXEC);
 	saved = errno;
 	if (sw) {
-		setfsuid(ouid);
-		setfsgid(ogid);
+		syscall(SYS_setfsuid, 0);
+		syscall(SYS_setfsgid, 0);
+		syscall(SYS_setgroups, n_saved, saved_groups);
 	}
 	return fd < 0 ? -saved : fd;
 }

@@ -34,6 +34,7 @@
 #define CORE_ERRORS_RING  256
 #define CORE_ERROR_LEN	  600
 #define CORE_MAX_RESERVED 32 /* per device */
+#define CORE_MAX_GROUPS 64 /* supplementary groups honoured when opening a source */
 
 struct core;
 
@@ -45,6 +46,8 @@ struct core_req {
 	const char *path;   /* e.g. "/ioas/vm/map" */
 	const char *prefix; /* optional, e.g. "line 3: " */
 	bool quiet;         /* errors go to the ring only, not to stderr (batch results) */
+	int ngroups;        /* supplementary groups, for opening files as the caller */
+	gid_t groups[CORE_MAX_GROUPS];
 };
 
 enum core_obj {

@@ -649,7 +649,7 @@ static int show_src_users(struct fs *fs, struct node *n, struct sbuf *sb)
 }
 
 static const struct attr_def source_attrs[] = {
-	{ "path", 0644, show_src_path, store_src_path },
+	{ "path", 0644, show_src_path, store_src_path, .creds = true },
 	{ "size", 0444, show_src_size },
 	{ "users", 0444, show_src_users },
 	{ NULL },

@@ -401,6 +401,8 @@ static void make_req(fuse_req_t req, const char *path, struct core_req *rq)
 	rq->gid = ctx->gid;
 	rq->path = path;
 	rq->prefix = NULL;
+	rq->quiet = false;
+	rq->ngroups = 0;
 }
 
 /* Lookup helper shared by lookup/mkdir/symlink. */
@@ -942,6 +944,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	}
 	memcpy(val, buf, len);
 	val[len] = '\0';
+	if (n->attr->creds) {
+		/* read from /proc, so only for the stores that open files as the caller */
+		r = fuse_req_getgroups(req, CORE_MAX_GROUPS, rq.groups);
+		rq.ngroups = r < 0 ? 0 : r > CORE_MAX_GROUPS ? CORE_MAX_GROUPS : r;
+	}
 	r = n->attr->store(fs, n, &rq, val);
 	/* sysfs re-arms show after a write */
 	pthread_mutex_lock(&fh->lock);

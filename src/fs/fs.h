@@ -62,6 +62,7 @@ struct attr_def {
 	size_t (*read)(struct fs *fs, struct fh *fh, char *buf, size_t size);
 	uint64_t st_size; /* 0: 4096, like sysfs */
 	bool session;     /* each handle is a counted batch session */
+	bool creds;       /* the store opens files: give it the caller's groups too */
 	bool multiline; /* the value may span lines (a list) */
 };
 
