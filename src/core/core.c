@@ -1152,6 +1152,23 @@ out:
 	return ret;
 }
 
+int core_ioas_lookup(struct core *c, struct core_ioas_ref r, uint64_t iova, uint64_t *ret_start,
+		     uint64_t *ret_last)
+{
+	struct ioas *io = ioas_get(c, r);
+	struct itree_node *n;
+
+	if (!io)
+		return -ENOENT;
+	n = itree_find(&io->maps, iova);
+	if (n) {
+		*ret_start = n->start;
+		*ret_last = n->last;
+	}
+	ioas_put(c, io);
+	return n ? 0 : -ENOENT;
+}
+
 int core_unmap(struct core *c, const struct core_req *rq, struct core_ioas_ref r, bool all,
 	       uint64_t iova, uint64_t length, uint64_t *ret_length)
 {

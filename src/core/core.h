@@ -114,6 +114,9 @@ struct core_map_cmd {
 
 int core_map(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
 	     const struct core_map_cmd *m, uint64_t *ret_iova);
+/* The mapping that contains iova: 0 with its range, or -ENOENT. */
+int core_ioas_lookup(struct core *c, struct core_ioas_ref r, uint64_t iova, uint64_t *ret_start,
+		     uint64_t *ret_last);
 /* all: unmap everything (iova/length ignored). *ret_length = bytes unmapped. */
 int core_unmap(struct core *c, const struct core_req *rq, struct core_ioas_ref r, bool all,
 	       uint64_t iova, uint64_t length, uint64_t *ret_length);

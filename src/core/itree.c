@@ -9,9 +9,10 @@
  * skip every subtree whose largest gap is too small without touching its nodes. A node's gap
  * depends on its in-order predecessor, so insert and remove also refresh the successor's gap
  * and the max_gap of its ancestors; rotations do not change the in-order sequence, so they
- * only have to recompute max_gap of the two nodes they move. Rebalancing always walks to the
- * root rather than stopping once heights settle: it is O(log n) either way and it keeps
- * max_gap right without a second pass.
+ * only have to recompute max_gap of the two nodes they move. Walks up the tree stop as soon
+ * as a node's height and max_gap come out unchanged, and a finger (struct itree) lets runs of
+ * neighbouring operations skip the descent from the root: with a million mappings, a driver
+ * mapping and unmapping neighbours should not pay for the whole height of the tree each time.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -25,6 +26,7 @@ void itree_init(struct itree *t)
 {
 	t->root = NULL;
 	t->count = 0;
+	t->finger = NULL;
 }
 
 static inline int height(const struct itree_node *n)
@@ -102,11 +104,17 @@ static struct itree_node *rotate_right(struct itree *t, struct itree_node *x)
 	return y;
 }
 
-/* Recompute heights and max_gap from n to the root, rotating wherever balance is lost. */
-static void rebalance_to_root(struct itree *t, struct itree_node *n)
+/*
+ * Recompute heights and max_gap from n towards the root, rotating wherever balance is lost.
+ * The walk stops at the first node whose height and max_gap come out unchanged without a
+ * rotation (nothing above it can change), but never before it has passed `must`, a node
+ * whose subtree was rebuilt out of the walk's sight.
+ */
+static void rebalance(struct itree *t, struct itree_node *n, const struct itree_node *must)
 {
 	while (n) {
-		int bf;
+		int bf, h = n->height;
+		uint64_t g = n->max_gap;
 
 		update(n);
 		bf = height(n->left) - height(n->right);
@@ -118,16 +126,53 @@ static void rebalance_to_root(struct itree *t, struct itree_node *n)
 			if (height(n->right->right) < height(n->right->left))
 				rotate_right(t, n->right);
 			n = rotate_left(t, n);
+		} else if (!must && n->height == h && n->max_gap == g) {
+			return;
 		}
+		if (n == must)
+			must = NULL;
 		n = n->parent;
 	}
 }
 
-/* Only max_gap changed below n (a gap was edited): no heights move, no rotations needed. */
+/* Only a gap changed at n: no heights move; stop once a max_gap comes out unchanged. */
 static void propagate_max_gap(struct itree_node *n)
 {
-	for (; n; n = n->parent)
-		n->max_gap = max3(n->gap, max_gap(n->left), max_gap(n->right));
+	for (; n; n = n->parent) {
+		uint64_t g = max3(n->gap, max_gap(n->left), max_gap(n->right));
+
+		if (g == n->max_gap)
+			return;
+		n->max_gap = g;
+	}
+}
+
+/*
+ * Where n (not yet in t) would be linked, found from the finger when n falls between it and
+ * its successor. Returns false when the finger does not help.
+ */
+static bool finger_slot(const struct itree *t, const struct itree_node *n,
+			struct itree_node **ret_parent, struct itree_node ***ret_link,
+			struct itree_node **ret_pred, struct itree_node **ret_succ)
+{
+	struct itree_node *f = t->finger, *succ;
+
+	if (!f || f->start >= n->start)
+		return false;
+	succ = itree_next(f);
+	if (succ && succ->start <= n->start)
+		return false;
+	*ret_pred = f;
+	*ret_succ = succ;
+	if (!f->right) {
+		*ret_parent = f;
+		*ret_link = &f->right;
+	} else {
+		/* succ is the leftmost node of f->right, so its left slot is free */
+		*ret_parent = succ;
+		*ret_link = &succ->left;
+	}
+	return true;
 }
 
 int itree_insert(struct itree *t, struct itree_node *n)
@@ -138,16 +183,18 @@ int itree_insert(struct itree *t, struct itree_node *n)
 	if (n->start > n->last)
 		return -EINVAL;
 
-	while (*link) {
-		parent = *link;
-		if (n->start < parent->start) {
-			succ = parent;
-			link = &parent->left;
-		} else if (n->start > parent->start) {
-			pred = parent;
-			link = &parent->right;
-		} else {
-			return -EEXIST;
+	if (!finger_slot(t, n, &parent, &link, &pred, &succ)) {
+		while (*link) {
+			parent = *link;
+			if (n->start < parent->start) {
+				succ = parent;
+				link = &parent->left;
+			} else if (n->start > parent->start) {
+				pred = parent;
+				link = &parent->right;
+			} else {
+				return -EEXIST;
+			}
 		}
 	}
 	/* Neighbours are disjoint and sorted, so only they can intersect n. */
@@ -162,18 +209,19 @@ int itree_insert(struct itree *t, struct itree_node *n)
 	*link = n;
 	t->count++;
 
+	rebalance(t, parent, NULL);
 	if (succ) {
-		/* succ is an ancestor of the new leaf, so the walk below also covers its path. */
 		succ->gap = gap_after(n, succ);
+		propagate_max_gap(succ);
 	}
-	rebalance_to_root(t, parent);
+	t->finger = n;
 	return 0;
 }
 
 void itree_remove(struct itree *t, struct itree_node *n)
 {
 	struct itree_node *pred = itree_prev(n), *succ = itree_next(n);
-	struct itree_node *fix;
+	struct itree_node *fix, *must = NULL;
 
 	/*
 	 * Fix the successor's gap first, while heights are still valid: when n has a single
@@ -205,10 +253,33 @@ void itree_remove(struct itree *t, struct itree_node *n)
 		succ->left = n->left;
 		succ->left->parent = succ;
 		replace_child(t, n->parent, n, succ);
+		must = succ; /* it took n's place: the walk must reach and recompute it */
 	}
 	t->count--;
 	n->left = n->right = n->parent = NULL;
-	rebalance_to_root(t, fix);
+	rebalance(t, fix, must);
+	t->finger = pred ? pred : succ;
+}
+
+/* The first node ending at or after start, if the finger or its successor is it. */
+static bool finger_first(const struct itree *t, uint64_t start, struct itree_node **ret)
+{
+	struct itree_node *f = t->finger, *p;
+
+	if (!f)
+		return false;
+	if (f->last >= start) {
+		p = itree_prev(f);
+		if (p && p->last >= start)
+			return false;
+		*ret = f;
+		return true;
+	}
+	p = itree_next(f);
+	if (p && p->last < start)
+		return false;
+	*ret = p;
+	return true;
 }
 
 struct itree_node *itree_first_overlap(const struct itree *t, uint64_t start, uint64_t last)
@@ -217,15 +288,21 @@ struct itree_node *itree_first_overlap(const struct itree *t, uint64_t start, ui
 
 	if (start > last)
 		return NULL;
-	/* Disjoint nodes are sorted by last as well as by start: find the first ending >= start. */
-	while (x) {
-		if (x->last >= start) {
-			best = x;
-			x = x->left;
-		} else {
-			x = x->right;
+	if (finger_first(t, start, &best)) {
+		x = NULL;
+	} else {
+		/* Disjoint nodes are sorted by last as well: find the first ending >= start. */
+		while (x) {
+			if (x->last >= start) {
+				best = x;
+				x = x->left;
+			} else {
+				x = x->right;
+			}
 		}
 	}
+	if (best)
+		((struct itree *)t)->finger = best; /* see struct itree: a cache, not state */
 	return best && best->start <= last ? best : NULL;
 }
 

@@ -30,6 +30,13 @@ struct itree_node {
 struct itree {
 	struct itree_node *root;
 	size_t count;
+	/*
+	 * The node last found or inserted. Lookups and inserts near it (the common pattern: a
+	 * driver maps and unmaps runs of neighbours) start there instead of at the root, as
+	 * the kernel's IOVA allocator keeps a cached node. Lookups update it, so callers must
+	 * serialize even read-only lookups on one tree (ioasfs holds the IOAS lock).
+	 */
+	struct itree_node *finger;
 };
 
 #define itree_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))

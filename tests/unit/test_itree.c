@@ -894,6 +894,60 @@ START_TEST(test_full_packing)
 }
 END_TEST
 
+/*
+ * Runs of neighbours, the pattern the finger serves: ascending and descending inserts,
+ * lookups walking forwards and backwards, removals from the middle outwards, each checked
+ * against the expected node and with itree_check() after every mutation.
+ */
+START_TEST(test_finger_runs)
+{
+	enum { N = 3000 };
+	static struct itree_node nodes[N];
+	struct itree t;
+	unsigned i;
+
+	itree_init(&t);
+	/* even slots ascending, then odd slots descending: every insert lands next to the finger */
+	for (i = 0; i < N; i += 2) {
+		nodes[i].start = 0x1000 + i * 0x1000;
+		nodes[i].last = nodes[i].start + 0xfff;
+		ck_assert_int_eq(itree_insert(&t, &nodes[i]), 0);
+		ck_assert_int_eq(itree_check(&t), 0);
+	}
+	for (i = N - 1; i < N; i -= 2) {
+		nodes[i].start = 0x1000 + i * 0x1000;
+		nodes[i].last = nodes[i].start + 0xfff;
+		ck_assert_int_eq(itree_insert(&t, &nodes[i]), 0);
+		ck_assert_int_eq(itree_check(&t), 0);
+	}
+	ck_assert_uint_eq(t.count, N);
+	/* overlapping a neighbour of the finger is still refused */
+	{
+		struct itree_node x = { .start = 0x1800, .last = 0x27ff };
+
+		ck_assert_int_eq(itree_insert(&t, &x), -EEXIST);
+	}
+	for (i = 0; i < N; i++)
+		ck_assert_ptr_eq(itree_find(&t, 0x1000 + i * 0x1000 + 7), &nodes[i]);
+	for (i = N; i-- > 0;)
+		ck_assert_ptr_eq(itree_first_overlap(&t, 0x1000 + i * 0x1000 + 0x800,
+						     0x1000 + i * 0x1000 + 0x1800),
+				 &nodes[i]);
+	ck_assert_ptr_null(itree_find(&t, 0x1000 + N * 0x1000));
+	ck_assert_ptr_null(itree_find(&t, 0xfff));
+	/* remove from the middle outwards */
+	for (i = 0; i < N / 2; i++) {
+		itree_remove(&t, &nodes[N / 2 + i]);
+		ck_assert_int_eq(itree_check(&t), 0);
+		ck_assert_ptr_null(itree_find(&t, nodes[N / 2 + i].start));
+		itree_remove(&t, &nodes[N / 2 - 1 - i]);
+		ck_assert_int_eq(itree_check(&t), 0);
+	}
+	ck_assert_uint_eq(t.count, 0);
+	ck_assert_ptr_null(t.root);
+}
+END_TEST
+
 static Suite *itree_suite(void)
 {
 	Suite *s = suite_create("itree");
@@ -907,6 +961,7 @@ static Suite *itree_suite(void)
 	tcase_add_test(tc, test_full_packing);
 	tcase_add_test(tc, test_scale);
 	tcase_add_test(tc, test_random);
+	tcase_add_test(tc, test_finger_runs);
 	suite_add_tcase(s, tc);
 	return s;
 }
