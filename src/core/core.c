@@ -12,6 +12,7 @@
  * maps avoid the platform's holes before any device has brought its reserved regions, and
  * land only inside windows once there are some.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -31,12 +32,17 @@
 #include "core/parse.h"
 #include "ioasfs/batch.h"
 
-#define RSET_MAX 256
 #define ANON_MAX (1ull << 40)
 
+/*
+ * A sorted set of disjoint ranges, grown on the heap: an IOAS's usable ranges are the
+ * apertures minus every reserved range of the platform and of up to CORE_MAX_DEVICES devices,
+ * so there is no small bound. Allocation failure is sticky in err.
+ */
 struct rset {
-	unsigned n;
-	struct iova_range r[RSET_MAX];
+	unsigned n, cap;
+	struct iova_range *r;
+	int err;
 };
 
 struct list {
@@ -137,10 +143,26 @@ static const char *const obj_kind_name[3] = { "ioas", "device", "source" };
 
 /* ---------------------------------------------------------------- range sets */
 
+static void rset_free(struct rset *s)
+{
+	free(s->r);
+	*s = (struct rset){ 0 };
+}
+
 static void rset_add(struct rset *s, uint64_t start, uint64_t last)
 {
-	if (s->n < RSET_MAX)
-		s->r[s->n++] = (struct iova_range){ start, last };
+	if (s->n == s->cap) {
+		unsigned cap = s->cap ? s->cap * 2 : 16;
+		struct iova_range *r = realloc(s->r, cap * sizeof(*r));
+
+		if (!r) {
+			s->err = -ENOMEM;
+			return;
+		}
+		s->r = r;
+		s->cap = cap;
+	}
+	s->r[s->n++] = (struct iova_range){ start, last };
 }
 
 /* Remove [start, last] from a sorted disjoint set. */
@@ -160,6 +182,8 @@ static void rset_subtract(struct rset *s, uint64_t start, uint64_t last)
 		if (r.last > last)
 			rset_add(&out, last + 1, r.last);
 	}
+	out.err = out.err ? out.err : s->err;
+	rset_free(s);
 	*s = out;
 }
 
@@ -175,6 +199,8 @@ static void rset_intersect(struct rset *s, const struct rset *w)
 			if (a <= b)
 				rset_add(&out, a, b);
 		}
+	out.err = out.err ? out.err : s->err ? s->err : w->err;
+	rset_free(s);
 	*s = out;
 }
 
@@ -191,8 +217,7 @@ static struct obj *obj_find(struct core *c, enum core_obj kind, const char *name
 
 	if (!name)
 		return NULL;
-	list_for_each(p, &c->objs[kind])
-	{
+	list_for_each (p, &c->objs[kind]) {
 		struct obj *o = list_entry(p, struct obj, link);
 
 		if (!strcmp(o->name, name))
@@ -226,8 +251,7 @@ static struct window *window_find(struct ioas *io, const char *name, uint64_t se
 {
 	struct list *p;
 
-	list_for_each(p, &io->windows)
-	{
+	list_for_each (p, &io->windows) {
 		struct window *w = list_entry(p, struct window, o.link);
 
 		if (!strcmp(w->o.name, name))
@@ -383,7 +407,8 @@ static void obj_free(struct core *c, enum core_obj kind, struct obj *o)
 		struct list *p, *n;
 
 		ioas_drop_mappings(io);
-		list_for_each_safe(p, n, &io->windows) free(list_entry(p, struct window, o.link));
+		list_for_each_safe (p, n, &io->windows)
+			free(list_entry(p, struct window, o.link));
 		pthread_mutex_destroy(&io->lock);
 		free(io);
 	} else if (kind == CORE_SOURCE) {
@@ -403,22 +428,20 @@ void core_destroy(struct core *c)
 	if (!c)
 		return;
 	/* Devices first (they hold IOASes busy), then IOASes (they hold sources). */
-	list_for_each_safe(p, n, &c->objs[CORE_DEVICE])
-	{
+	list_for_each_safe (p, n, &c->objs[CORE_DEVICE]) {
 		struct device *d = list_entry(p, struct device, o.link);
 
 		c->be->ops->device_unbind(c->be, d->dev_id);
 		obj_free(c, CORE_DEVICE, &d->o);
 	}
-	list_for_each_safe(p, n, &c->objs[CORE_IOAS])
-	{
+	list_for_each_safe (p, n, &c->objs[CORE_IOAS]) {
 		struct ioas *io = list_entry(p, struct ioas, o.link);
 
 		c->be->ops->destroy(c->be, io->id);
 		obj_free(c, CORE_IOAS, &io->o);
 	}
-	list_for_each_safe(p, n, &c->objs[CORE_SOURCE])
-	    obj_free(c, CORE_SOURCE, list_entry(p, struct obj, link));
+	list_for_each_safe (p, n, &c->objs[CORE_SOURCE])
+		obj_free(c, CORE_SOURCE, list_entry(p, struct obj, link));
 	pthread_rwlock_destroy(&c->topo);
 	pthread_mutex_destroy(&c->err_lock);
 	free(c);
@@ -432,13 +455,12 @@ static void ioas_base_ranges(struct core *c, struct ioas *io, const struct devic
 {
 	struct list *p;
 
-	s->n = 0;
+	*s = (struct rset){ 0 };
 	for (unsigned i = 0; i < c->plat.n_apertures; i++)
 		rset_add(s, c->plat.apertures[i].start, c->plat.apertures[i].last);
 	for (unsigned i = 0; i < c->plat.n_reserved; i++)
 		rset_subtract(s, c->plat.reserved[i].start, c->plat.reserved[i].last);
-	list_for_each(p, &c->objs[CORE_DEVICE])
-	{
+	list_for_each (p, &c->objs[CORE_DEVICE]) {
 		struct device *d = list_entry(p, struct device, o.link);
 
 		if (d->ioas != io && d != extra)
@@ -452,9 +474,8 @@ static void ioas_window_ranges(struct ioas *io, struct rset *s)
 {
 	struct list *p;
 
-	s->n = 0;
-	list_for_each(p, &io->windows)
-	{
+	*s = (struct rset){ 0 };
+	list_for_each (p, &io->windows) {
 		struct window *w = list_entry(p, struct window, o.link);
 
 		if (w->active)
@@ -479,20 +500,28 @@ static void ioas_usable(struct core *c, struct ioas *io, const struct device *ex
 	ioas_window_ranges(io, &w);
 	if (w.n)
 		rset_intersect(s, &w);
+	rset_free(&w);
 }
 
 static int ioas_push_allowed(struct core *c, struct ioas *io, const struct device *extra)
 {
 	struct rset s;
-	struct iova_range r[RSET_MAX];
 	unsigned n = 0;
+	int r;
 
 	ioas_usable(c, io, extra, &s);
+	if (s.err) {
+		r = s.err;
+		rset_free(&s);
+		return r;
+	}
 	/* The kernel rejects one-byte allowed ranges (start >= last). */
 	for (unsigned i = 0; i < s.n; i++)
 		if (s.r[i].start < s.r[i].last)
-			r[n++] = s.r[i];
-	return c->be->ops->allow_iovas(c->be, io->id, r, n);
+			s.r[n++] = s.r[i];
+	r = c->be->ops->allow_iovas(c->be, io->id, s.r, n);
+	rset_free(&s);
+	return r;
 }
 
 /* Does [s, l] leave every aperture? Fills the reason. */
@@ -530,8 +559,7 @@ static bool crosses_reserved(struct core *c, struct ioas *io, const struct devic
 				 p->reserved[i].start, p->reserved[i].last, p->reserved[i].kind);
 			return true;
 		}
-	list_for_each(pos, &c->objs[CORE_DEVICE])
-	{
+	list_for_each (pos, &c->objs[CORE_DEVICE]) {
 		struct device *d = list_entry(pos, struct device, o.link);
 
 		if (d->ioas != io && d != extra)
@@ -721,8 +749,7 @@ static int list_names(struct list *head, size_t count, struct core_name **ret, s
 
 	if (!v)
 		return -ENOMEM;
-	list_for_each(p, head)
-	{
+	list_for_each (p, head) {
 		struct obj *o = list_entry(p, struct obj, link);
 
 		memcpy(v[i].name, o->name, sizeof(v[i].name));
@@ -760,6 +787,7 @@ int core_ioas_show_iova_ranges(struct core *c, struct core_ioas_ref r, struct sb
 {
 	struct ioas *io = ioas_get(c, r);
 	struct rset s;
+	int ret;
 
 	if (!io)
 		return -ENOENT;
@@ -767,19 +795,22 @@ int core_ioas_show_iova_ranges(struct core *c, struct core_ioas_ref r, struct sb
 	for (unsigned i = 0; i < s.n; i++)
 		sbuf_printf(sb, ADDR_FMT "-" ADDR_FMT "\n", s.r[i].start, s.r[i].last);
 	ioas_put(c, io);
-	return 0;
+	ret = s.err;
+	rset_free(&s);
+	return ret;
 }
 
 int core_ioas_show_alignment(struct core *c, struct core_ioas_ref r, struct sbuf *sb)
 {
 	struct ioas *io = ioas_get(c, r);
-	struct iova_range rg[RSET_MAX];
-	uint32_t n = RSET_MAX;
+	struct iova_range rg[1];
+	uint32_t n = 1;
 	uint64_t align = 0;
 	int ret;
 
 	if (!io)
 		return -ENOENT;
+	/* only the alignment is wanted; the ranges may not fit (EMSGSIZE) */
 	ret = c->be->ops->iova_ranges(c->be, io->id, rg, &n, &align);
 	if (ret == 0 || ret == -EMSGSIZE) {
 		sbuf_printf(sb, "0x%" PRIx64 "\n", align);
@@ -895,8 +926,7 @@ int core_ioas_devices(struct core *c, struct core_ioas_ref r, struct core_name *
 		pthread_rwlock_unlock(&c->topo);
 		return -ENOMEM;
 	}
-	list_for_each(p, &c->objs[CORE_DEVICE])
-	{
+	list_for_each (p, &c->objs[CORE_DEVICE]) {
 		struct device *d = list_entry(p, struct device, o.link);
 
 		if (d->ioas != io)
@@ -1540,6 +1570,27 @@ static uint64_t window_auto_align(const struct platform *p, uint64_t ps, uint64_
 }
 
 /*
+ * A window may cover mappings, but not cut one: a mapping half inside a window would be
+ * neither inside the constraint nor outside it. 0, or -EADDRINUSE naming the mapping.
+ */
+static int window_over_mappings(struct ioas *io, struct window *nw, char *why, size_t len)
+{
+	struct itree_node *n[2] = { itree_find(&io->maps, nw->a_start),
+				    itree_find(&io->maps, nw->a_last) };
+
+	for (int i = 0; i < 2; i++)
+		if (n[i] && (n[i]->start < nw->a_start || n[i]->last > nw->a_last)) {
+			char d[120];
+
+			describe_mapping(itree_entry(n[i], struct mapping, node), d, sizeof(d));
+			snprintf(why, len, "cuts mapping %s", d);
+			nw->active = false;
+			return -EADDRINUSE;
+		}
+	return 0;
+}
+
+/*
  * Validate window nw (a copy of w with one attribute changed) and compute its placement.
  * Returns 0 with nw->active/a_start/a_last set, or -errno with the reason in why.
  */
@@ -1585,8 +1636,7 @@ static int window_place(struct core *c, struct ioas *io, const struct window *w,
 			return -EINVAL;
 		}
 	}
-	list_for_each(pos, &io->windows)
-	{
+	list_for_each (pos, &io->windows) {
 		struct window *o = list_entry(pos, struct window, o.link);
 
 		if (o != w && o->active)
@@ -1600,10 +1650,10 @@ static int window_place(struct core *c, struct ioas *io, const struct window *w,
 	if (nw->start == CORE_AUTO) {
 		struct rset s;
 		uint64_t align = window_auto_align(p, ps, nw->size);
+		int err;
 
 		ioas_base_ranges(c, io, NULL, &s);
-		list_for_each(pos, &io->windows)
-		{
+		list_for_each (pos, &io->windows) {
 			struct window *o = list_entry(pos, struct window, o.link);
 
 			if (o != w && o->active)
@@ -1618,9 +1668,15 @@ static int window_place(struct core *c, struct ioas *io, const struct window *w,
 				nw->active = true;
 				nw->a_start = a;
 				nw->a_last = a + nw->size - 1;
-				return 0;
+				break;
 			}
 		}
+		err = s.err;
+		rset_free(&s);
+		if (nw->active)
+			return window_over_mappings(io, nw, why, len);
+		if (err)
+			return err;
 		snprintf(why, len, "no room for size 0x%" PRIx64 " in the usable ranges", nw->size);
 		return -ENOSPC;
 	}
@@ -1629,8 +1685,7 @@ static int window_place(struct core *c, struct ioas *io, const struct window *w,
 	if (outside_aperture(c, nw->a_start, nw->a_last, why, len) ||
 	    crosses_reserved(c, io, NULL, nw->a_start, nw->a_last, why, len))
 		return -EADDRINUSE;
-	list_for_each(pos, &io->windows)
-	{
+	list_for_each (pos, &io->windows) {
 		struct window *o = list_entry(pos, struct window, o.link);
 
 		if (o != w && o->active &&
@@ -1641,7 +1696,7 @@ static int window_place(struct core *c, struct ioas *io, const struct window *w,
 		}
 	}
 	nw->active = true;
-	return 0;
+	return window_over_mappings(io, nw, why, len);
 }
 
 static const char *const win_attr_name[] = { "start", "size", "page_size", "levels" };
@@ -1693,6 +1748,16 @@ int core_window_store(struct core *c, const struct core_req *rq, struct core_ioa
 		nw.levels = val;
 		break;
 	}
+	if (nw.start == w->start && nw.size == w->size && nw.page_size == w->page_size &&
+	    nw.levels == w->levels) {
+		ret = 0; /* writing the value a window already has changes nothing */
+		goto out;
+	}
+	if (nw.start == w->start && nw.size == w->size && nw.page_size == w->page_size &&
+	    nw.levels == w->levels) {
+		ret = 0; /* writing the value a window already has changes nothing */
+		goto out;
+	}
 	if (window_has_mappings(io, w)) {
 		ioas_error(c, io, rq,
 			   "window %s 0x%" PRIx64 "-0x%" PRIx64 " has mappings; unmap them before "
@@ -1708,6 +1773,8 @@ int core_window_store(struct core *c, const struct core_req *rq, struct core_ioa
 		else if (nw.start == CORE_AUTO)
 			ioas_error(c, io, rq, "window %s auto size 0x%" PRIx64 " %s", name, nw.size,
 				   why);
+		else if (nw.start + (nw.size - 1) < nw.start)
+			ioas_error(c, io, rq, "window %s: %s", name, why);
 		else
 			ioas_error(c, io, rq, "window %s 0x%" PRIx64 "-0x%" PRIx64 " %s", name,
 				   nw.start, nw.start + nw.size - 1, why);
@@ -1810,8 +1877,7 @@ int core_device_attach(struct core *c, const struct core_req *rq, const char *de
 		goto out;
 	}
 	/* A device whose reserved regions intersect an active window cannot attach. */
-	list_for_each(p, &io->windows)
-	{
+	list_for_each (p, &io->windows) {
 		struct window *w = list_entry(p, struct window, o.link);
 
 		if (!w->active)
@@ -1954,6 +2020,14 @@ int core_device_store_reserved(struct core *c, const struct core_req *rq, const 
 				r = -EINVAL;
 				goto out;
 			}
+	for (unsigned i = 0; i < num; i++)
+		for (const char *k = regions[i].kind; *k; k++)
+			if (!isalnum((unsigned char)*k) && !strchr("_-.", *k)) {
+				core_error(c, rq, "reserved kind '%s': use letters, digits, _ - .",
+					   regions[i].kind);
+				r = -EINVAL;
+				goto out;
+			}
 	r = c->be->ops->device_set_reserved(c->be, d->dev_id, regions, num);
 	if (r < 0) {
 		core_error(c, rq, "device %s: reserved: %s", dev, errno_name(-r));
@@ -1961,6 +2035,14 @@ int core_device_store_reserved(struct core *c, const struct core_req *rq, const 
 	}
 	memcpy(d->resv, regions, num * sizeof(*regions));
 	d->n_resv = num;
+	/* shown sorted, like every other list of ranges */
+	for (unsigned i = 1; i < num; i++)
+		for (unsigned j = i; j > 0 && d->resv[j].start < d->resv[j - 1].start; j--) {
+			struct platform_range t = d->resv[j];
+
+			d->resv[j] = d->resv[j - 1];
+			d->resv[j - 1] = t;
+		}
 out:
 	pthread_rwlock_unlock(&c->topo);
 	return r;
@@ -2100,15 +2182,21 @@ static void *mmap_aligned(uint64_t size, int prot, int flags, int fd)
  */
 static int open_as(const struct core_req *rq, const char *path, int flags)
 {
-	gid_t saved_groups[CORE_MAX_GROUPS];
+	gid_t *saved_groups = NULL;
 	int fd, saved, n_saved = 0;
-	bool sw = rq && rq->uid != 0;
+	/* an unprivileged daemon can only open as itself (and serves only itself) */
+	bool sw = rq && rq->uid != 0 && geteuid() == 0;
 
 	if (sw) {
-		n_saved = getgroups(CORE_MAX_GROUPS, saved_groups);
-		if (n_saved < 0 ||
-		    syscall(SYS_setgroups, rq->ngroups, rq->ngroups ? rq->groups : NULL) < 0)
+		n_saved = getgroups(0, NULL);
+		saved_groups = calloc(n_saved > 0 ? n_saved : 1, sizeof(*saved_groups));
+		if (!saved_groups)
+			return -ENOMEM;
+		if (n_saved < 0 || getgroups(n_saved, saved_groups) != n_saved ||
+		    syscall(SYS_setgroups, rq->ngroups, rq->ngroups ? rq->groups : NULL) < 0) {
+			free(saved_groups);
 			return -EPERM;
+		}
 		syscall(SYS_setfsgid, rq->gid);
 		syscall(SYS_setfsuid, rq->uid);
 	}
@@ -2118,6 +2206,7 @@ static int open_as(const struct core_req *rq, const char *path, int flags)
 		syscall(SYS_setfsuid, 0);
 		syscall(SYS_setfsgid, 0);
 		syscall(SYS_setgroups, n_saved, saved_groups);
+		free(saved_groups);
 	}
 	return fd < 0 ? -saved : fd;
 }

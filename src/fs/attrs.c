@@ -58,7 +58,7 @@ static int show_errors(struct fs *fs, struct node *n, struct sbuf *sb)
 
 static const struct attr_def root_attrs[] = {
 	{ "status", 0444, show_status },
-	{ "errors", 0444, show_errors },
+	{ "errors", 0444, show_errors, .st_size = FS_SIZE_STREAM },
 	{ NULL },
 };
 
@@ -156,71 +156,122 @@ static int show_stats(struct fs *fs, struct node *n, struct sbuf *sb)
 	return core_ioas_show_stats(fs->core, IOAS_REF(n), sb);
 }
 
-/* "ok IOVA LENGTH": what a read-write handle reads back for each command. */
+/* "ok IOVA LENGTH": what a read-write handle reads back for each command (fh->lock held). */
 static void result(struct fh *fh, uint64_t iova, uint64_t length)
 {
-	if (!fh->rdwr)
-		return;
-	pthread_mutex_lock(&fh->lock);
-	if (fh->results.len < FS_RESULTS_MAX)
+	if (fh->rdwr && fh->results.len < FS_RESULTS_MAX)
 		sbuf_printf(&fh->results, "ok " ADDR_FMT " 0x%" PRIx64 "\n", iova, length);
-	pthread_mutex_unlock(&fh->lock);
 }
 
-static void result_err(struct fh *fh, int err)
+static void result_err_locked(struct fh *fh, int err)
 {
-	if (!fh->rdwr)
-		return;
-	pthread_mutex_lock(&fh->lock);
-	if (fh->results.len < FS_RESULTS_MAX)
+	if (fh->rdwr && fh->results.len < FS_RESULTS_MAX)
 		sbuf_printf(&fh->results, "error %s\n", errno_name(-err));
-	pthread_mutex_unlock(&fh->lock);
+}
+
+typedef int line_fn(struct fs *, struct node *, struct fh *, struct core_req *, char *);
+
+/* One command line (NUL-free, no newline): blank lines are skipped. */
+static int run_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
+		    const char *data, size_t l, line_fn *fn)
+{
+	char line[FS_LINE_MAX + 1];
+
+	if (l > FS_LINE_MAX) {
+		core_error(fs->core, rq, "longer than %d bytes", FS_LINE_MAX);
+		return -EINVAL;
+	}
+	if (memchr(data, '\0', l)) {
+		core_error(fs->core, rq, "contains a NUL byte");
+		return -EINVAL;
+	}
+	memcpy(line, data, l);
+	line[l] = '\0';
+	if (strspn(line, " \t") == l)
+		return 0;
+	return fn(fs, n, fh, rq, line);
 }
 
 /*
- * Run each line of a command write through fn. Blank lines are skipped. A line that is too
- * long, or a NUL byte, is an error like any other line.
+ * Run each line of a command write through fn, in order, stopping at the first failure.
+ * Streaming writers cut lines across writes (stdio flushes 4 KiB, cat(1) 128 KiB, the kernel
+ * splits writes over 1 MiB), so the unterminated tail of a write of FS_LINE_MAX bytes or more
+ * is kept on the handle, completed by the next write or run at close (flush). A shorter
+ * write is one command or a few, and its last line runs now with or without a newline, so
+ * `write(fd, "auto 4K buf", 11)` answers at once. fh->lock serializes writers of a handle.
  */
 static int run_lines(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
-		     const char *data, size_t len,
-		     int (*fn)(struct fs *, struct node *, struct fh *, struct core_req *, char *))
+		     const char *data, size_t len, line_fn *fn)
 {
-	char line[FS_LINE_MAX + 1], prefix[32];
-	size_t pos = 0;
+	char prefix[32], *buf = NULL;
+	size_t pos = 0, end, wlen = len;
 	unsigned lineno = 0;
-	int r;
+	int r = 0;
 
-	while (pos < len) {
-		const char *nl = memchr(data + pos, '\n', len - pos);
-		size_t l = nl ? (size_t)(nl - (data + pos)) : len - pos;
+	pthread_mutex_lock(&fh->lock);
+	if (fh->carry_len) {
+		buf = malloc(fh->carry_len + len);
+		if (!buf) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(buf, fh->carry, fh->carry_len);
+		memcpy(buf + fh->carry_len, data, len);
+		len += fh->carry_len;
+		data = buf;
+		fh->carry_len = 0;
+	}
+	/* everything up to the last newline runs now, and the tail too after a short write */
+	for (end = len; end > 0 && data[end - 1] != '\n'; end--)
+		;
+	if (wlen < FS_LINE_MAX)
+		end = len;
+	while (pos < end) {
+		const char *nl = memchr(data + pos, '\n', end - pos);
+		size_t l = nl ? (size_t)(nl - (data + pos)) : end - pos;
 
-		lineno++;
-		snprintf(prefix, sizeof(prefix), "line %u: ", lineno);
+		snprintf(prefix, sizeof(prefix), "line %u: ", ++lineno);
 		rq->prefix = prefix;
-		if (l > FS_LINE_MAX) {
-			core_error(fs->core, rq, "longer than %d bytes", FS_LINE_MAX);
-			r = -EINVAL;
-			goto fail;
-		}
-		if (memchr(data + pos, '\0', l)) {
-			core_error(fs->core, rq, "contains a NUL byte");
-			r = -EINVAL;
-			goto fail;
-		}
-		memcpy(line, data + pos, l);
-		line[l] = '\0';
-		pos += l + (nl ? 1 : 0);
-		if (strspn(line, " \t") == l)
-			continue;
-		r = fn(fs, n, fh, rq, line);
+		r = run_line(fs, n, fh, rq, data + pos, l, fn);
 		if (r < 0)
 			goto fail;
+		pos += l + 1;
 	}
-	rq->prefix = NULL;
-	return 0;
+	if (len - end > FS_LINE_MAX) {
+		snprintf(prefix, sizeof(prefix), "line %u: ", ++lineno);
+		rq->prefix = prefix;
+		core_error(fs->core, rq, "longer than %d bytes", FS_LINE_MAX);
+		r = -EINVAL;
+		goto fail;
+	}
+	memcpy(fh->carry, data + end, len - end);
+	fh->carry_len = len - end;
+	goto out;
 fail:
-	result_err(fh, r);
+	result_err_locked(fh, r);
+out:
+	pthread_mutex_unlock(&fh->lock);
 	rq->prefix = NULL;
+	free(buf);
+	return r;
+}
+
+/* close(2): a last line without its newline runs now, and close returns its errno. */
+static int flush_lines(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
+		       line_fn *fn)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&fh->lock);
+	if (fh->carry_len) {
+		rq->prefix = "last line: ";
+		r = run_line(fs, n, fh, rq, fh->carry, fh->carry_len, fn);
+		fh->carry_len = 0;
+		if (r < 0)
+			result_err_locked(fh, r);
+		rq->prefix = NULL;
+	}
+	pthread_mutex_unlock(&fh->lock);
 	return r;
 }
 
@@ -306,10 +357,20 @@ static int write_map(struct fs *fs, struct node *n, struct fh *fh, struct core_r
 	return run_lines(fs, n, fh, rq, data, len, map_line);
 }
 
+static int flush_map(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq)
+{
+	return flush_lines(fs, n, fh, rq, map_line);
+}
+
 static int write_unmap(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
 		       const char *data, size_t len)
 {
 	return run_lines(fs, n, fh, rq, data, len, unmap_line);
+}
+
+static int flush_unmap(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq)
+{
+	return flush_lines(fs, n, fh, rq, unmap_line);
 }
 
 /* The result lines of a read-write command handle. */
@@ -339,11 +400,10 @@ static int batch_decode(struct ioasfs_cmd *cmds, unsigned n, char *why, size_t l
 		struct ioasfs_cmd *c = &cmds[i];
 		bool named = c->opcode == IOASFS_OP_MAP || c->opcode == IOASFS_OP_MAP_FIXED ||
 			     c->opcode == IOASFS_OP_COPY;
-		bool fixed_iova = c->opcode == IOASFS_OP_MAP_FIXED ||
-				  (c->opcode == IOASFS_OP_UNMAP &&
-				   !(le32toh(c->flags) & IOASFS_CMD_UNMAP_ALL)) ||
-				  (c->opcode == IOASFS_OP_COPY &&
-				   (le32toh(c->flags) & IOASFS_CMD_COPY_FIXED));
+		bool fixed_iova =
+		    c->opcode == IOASFS_OP_MAP_FIXED ||
+		    (c->opcode == IOASFS_OP_UNMAP && !(le32toh(c->flags) & IOASFS_CMD_UNMAP_ALL)) ||
+		    (c->opcode == IOASFS_OP_COPY && (le32toh(c->flags) & IOASFS_CMD_COPY_FIXED));
 		const char *nul;
 
 		c->version = le16toh(c->version);
@@ -375,7 +435,8 @@ static int batch_decode(struct ioasfs_cmd *cmds, unsigned n, char *why, size_t l
 		}
 		nul = memchr(c->name, '\0', sizeof(c->name));
 		if (!nul || (named && !valid_name(c->name))) {
-			snprintf(why, len, "record %u: name is not a NUL-terminated object name", i);
+			snprintf(why, len, "record %u: name is not a NUL-terminated object name",
+				 i);
 			return -EINVAL;
 		}
 		for (const char *p = nul; p < c->name + sizeof(c->name); p++)
@@ -407,9 +468,8 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 	int r;
 
 	if (!len || len % sizeof(struct ioasfs_cmd) || count > IOASFS_BATCH_MAX_CMDS) {
-		core_error(fs->core, rq,
-			   "batch: %zu bytes is not 1..%d whole %zu-byte records", len,
-			   IOASFS_BATCH_MAX_CMDS, sizeof(struct ioasfs_cmd));
+		core_error(fs->core, rq, "batch: %zu bytes is not 1..%d whole %zu-byte records",
+			   len, IOASFS_BATCH_MAX_CMDS, sizeof(struct ioasfs_cmd));
 		return -EINVAL;
 	}
 	cmds = malloc(len);
@@ -489,11 +549,11 @@ static const struct attr_def ioas_attrs[] = {
 	{ "id", 0444, show_id },
 	{ "iova_ranges", 0444, show_iova_ranges },
 	{ "alignment", 0444, show_alignment },
-	{ "map", 0600, NULL, NULL, write_map, .read = read_results },
-	{ "unmap", 0600, NULL, NULL, write_unmap, .read = read_results },
+	{ "map", 0600, NULL, NULL, write_map, .read = read_results, .flush = flush_map },
+	{ "unmap", 0600, NULL, NULL, write_unmap, .read = read_results, .flush = flush_unmap },
 	{ "batch", 0600, NULL, NULL, write_batch, .read = read_batch, .st_size = 1ull << 40,
 	  .session = true },
-	{ "mappings", 0444, show_mappings },
+	{ "mappings", 0444, show_mappings, .st_size = FS_SIZE_STREAM },
 	{ "stats", 0444, show_stats },
 	{ NULL },
 };

@@ -362,7 +362,9 @@ static void fill_stat(struct fs *fs, const struct node *n, struct stat *st)
 	case N_ATTR:
 		st->st_mode = S_IFREG | n->attr->mode;
 		st->st_nlink = 1;
-		st->st_size = n->attr->st_size ? n->attr->st_size : 4096;
+		st->st_size = n->attr->st_size == FS_SIZE_STREAM ? 0
+			      : n->attr->st_size		 ? n->attr->st_size
+								 : 4096;
 		break;
 	case N_LINK:
 		st->st_mode = S_IFLNK | 0777;
@@ -577,7 +579,18 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return (void)fuse_reply_err(req, ENOMEM);
 	make_req(req, path, &rq);
 	if (!container_kind(p->kind, &ok)) {
+		uint64_t serial = 0;
+
+		core_obj_lookup(fs->core, ok, name, &serial);
 		r = core_obj_remove(fs->core, &rq, ok, name);
+		if (r == 0 && ok == CORE_DEVICE) {
+			/* ln -sf temporaries left in the device die with it */
+			pthread_mutex_lock(&fs->lock);
+			for (int i = 0; i < FS_PENDING_LINKS; i++)
+				if (fs->pending[i].used && fs->pending[i].dev_serial == serial)
+					fs->pending[i].used = false;
+			pthread_mutex_unlock(&fs->lock);
+		}
 	} else if (p->kind == N_WINDOWS) {
 		ref = (struct core_ioas_ref){ p->ioas, p->ioas_serial };
 		r = core_window_remove(fs->core, &rq, ref, name);
@@ -901,6 +914,46 @@ out:
 	free(copy);
 }
 
+/* Append one write to a list attribute's value on this handle; val gets the whole list. */
+static int multiline_value(struct fs *fs, struct fh *fh, struct core_req *rq, const char *buf,
+			   size_t size, off_t off, char *val, size_t *ret_len)
+{
+	size_t len;
+	int r = 0;
+
+	pthread_mutex_lock(&fh->lock);
+	if (off != 0 && (size_t)off != fh->acc_len) {
+		core_error(fs->core, rq,
+			   "write at offset %lld: a list is written from offset 0 onwards",
+			   (long long)off);
+		r = -EINVAL;
+		goto out;
+	}
+	if (memchr(buf, '\0', size)) {
+		core_error(fs->core, rq, "value contains a NUL byte");
+		r = -EINVAL;
+		goto out;
+	}
+	if (off == 0)
+		fh->acc_len = 0;
+	if (fh->acc_len + size > FS_ATTR_MAX) {
+		core_error(fs->core, rq, "value longer than %d bytes", FS_ATTR_MAX);
+		r = -EINVAL;
+		goto out;
+	}
+	fh->acc_prev = fh->acc_len;
+	memcpy(fh->acc + fh->acc_len, buf, size);
+	fh->acc_len += size;
+	len = fh->acc_len;
+	memcpy(val, fh->acc, len);
+	if (len && val[len - 1] == '\n')
+		len--;
+	*ret_len = len;
+out:
+	pthread_mutex_unlock(&fh->lock);
+	return r;
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -917,32 +970,43 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		r = n->attr->write(fs, n, fh, &rq, buf, size);
 		goto out;
 	}
-	if (off != 0) {
-		core_error(fs->core, &rq,
-			   "write at offset %lld: an attribute takes one whole "
-			   "value at offset 0",
-			   (long long)off);
-		r = -EINVAL;
-		goto out;
+	if (n->attr->multiline) {
+		/*
+		 * A list (one entry per line) may come in several writes, as printf(1) and echo
+		 * flush line by line: a write at offset 0 starts the list, one at the end of what
+		 * this handle wrote extends it, and each write stores the whole list so far.
+		 */
+		r = multiline_value(fs, fh, &rq, buf, size, off, val, &len);
+		if (r < 0)
+			goto out;
+	} else {
+		if (off != 0) {
+			core_error(fs->core, &rq,
+				   "write at offset %lld: an attribute takes one whole "
+				   "value at offset 0",
+				   (long long)off);
+			r = -EINVAL;
+			goto out;
+		}
+		if (memchr(buf, '\0', size)) {
+			core_error(fs->core, &rq, "value contains a NUL byte");
+			r = -EINVAL;
+			goto out;
+		}
+		if (len && buf[len - 1] == '\n')
+			len--;
+		if (len > FS_ATTR_MAX) {
+			core_error(fs->core, &rq, "value longer than %d bytes", FS_ATTR_MAX);
+			r = -EINVAL;
+			goto out;
+		}
+		if (memchr(buf, '\n', len)) {
+			core_error(fs->core, &rq, "one value per write: found more than one line");
+			r = -EINVAL;
+			goto out;
+		}
+		memcpy(val, buf, len);
 	}
-	if (memchr(buf, '\0', size)) {
-		core_error(fs->core, &rq, "value contains a NUL byte");
-		r = -EINVAL;
-		goto out;
-	}
-	if (len && buf[len - 1] == '\n')
-		len--;
-	if (len > FS_ATTR_MAX) {
-		core_error(fs->core, &rq, "value longer than %d bytes", FS_ATTR_MAX);
-		r = -EINVAL;
-		goto out;
-	}
-	if (!n->attr->multiline && memchr(buf, '\n', len)) {
-		core_error(fs->core, &rq, "one value per write: found more than one line");
-		r = -EINVAL;
-		goto out;
-	}
-	memcpy(val, buf, len);
 	val[len] = '\0';
 	if (n->attr->creds) {
 		/* read from /proc, so only for the stores that open files as the caller */
@@ -950,14 +1014,30 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		rq.ngroups = r < 0 ? 0 : r > CORE_MAX_GROUPS ? CORE_MAX_GROUPS : r;
 	}
 	r = n->attr->store(fs, n, &rq, val);
-	/* sysfs re-arms show after a write */
 	pthread_mutex_lock(&fh->lock);
+	if (n->attr->multiline)
+		fh->acc_len = r < 0 ? fh->acc_prev : fh->acc_len;
+	/* sysfs re-arms show after a write */
 	fh->rendered = false;
 	pthread_mutex_unlock(&fh->lock);
 out:
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);
 	fuse_reply_write(req, size);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+	struct node *n = fh->n;
+	struct core_req rq;
+	int r = 0;
+
+	if (n->attr->flush) {
+		make_req(req, n->path, &rq);
+		r = n->attr->flush(FS(req), n, fh, &rq);
+	}
+	fuse_reply_err(req, -r);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1107,6 +1187,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.open = op_open,
 	.read = op_read,
 	.write = op_write,
+	.flush = op_flush,
 	.release = op_release,
 	.opendir = op_opendir,
 	.readdir = op_readdir,

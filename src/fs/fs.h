@@ -25,7 +25,9 @@
 #define FS_LINE_MAX	 1024	    /* one map/unmap command line */
 #define FS_RESULTS_MAX	 (1u << 20) /* result bytes a read-write handle keeps unread */
 #define FS_PENDING_LINKS 64	    /* ln -sf temporaries across all devices */
-#define FS_MAX_SESSIONS 1024	    /* open batch handles */
+/* Listings that grow past a page report size 0 as procfs does, so tail(1) reads them whole. */
+#define FS_SIZE_STREAM	UINT64_MAX
+#define FS_MAX_SESSIONS 1024 /* open batch handles */
 
 enum nkind {
 	N_ROOT,
@@ -60,10 +62,12 @@ struct attr_def {
 		     const char *data, size_t len);
 	/* Stream files: take up to size bytes of what the handle has queued into buf. */
 	size_t (*read)(struct fs *fs, struct fh *fh, char *buf, size_t size);
-	uint64_t st_size; /* 0: 4096, like sysfs */
-	bool session;     /* each handle is a counted batch session */
-	bool creds;       /* the store opens files: give it the caller's groups too */
-	bool multiline; /* the value may span lines (a list) */
+	/* close(2) of a handle (FLUSH): finish what the writes left pending. */
+	int (*flush)(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq);
+	uint64_t st_size; /* 0: 4096, like sysfs; FS_SIZE_STREAM: 0, like procfs */
+	bool session;	  /* each handle is a counted batch session */
+	bool creds;	  /* the store opens files: give it the caller's groups too */
+	bool multiline;	  /* the value may span lines (a list) */
 };
 
 struct node {
@@ -90,6 +94,12 @@ struct fh {
 	bool rendered;
 	struct sbuf results;
 	pthread_mutex_t lock;
+	/* list attributes: what this handle has written so far */
+	size_t acc_len, acc_prev;
+	char acc[FS_ATTR_MAX];
+	/* command files: an unterminated last line, completed by the next write */
+	size_t carry_len;
+	char carry[FS_LINE_MAX + 1];
 	/* batch sessions: a ring of completions */
 	struct ioasfs_cqe *cq;
 	size_t cq_head, cq_len, cq_cap;
@@ -113,13 +123,13 @@ struct fs {
 	struct core *core;
 	struct fuse_session *se;
 	char *mountpoint;     /* absolute */
-	time_t started;       /* the time every file shows */
+	time_t started;	      /* the time every file shows */
 	pthread_mutex_t lock; /* the node tables and pending links */
 	fuse_ino_t next_ino;
 	size_t n_buckets;
 	struct node **by_ino, **by_path;
 	struct pending_link pending[FS_PENDING_LINKS];
-	unsigned sessions; /* open batch handles, under lock */
+	unsigned sessions;   /* open batch handles, under lock */
 	char uring_cmd[128]; /* what the start-up probe found */
 };
 

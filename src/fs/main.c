@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,34 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--version", show_version),
 	FUSE_OPT_END,
 };
+
+/*
+ * mount(8) and fstab call "ioasfs SOURCE MOUNTPOINT -o ...": the source names nothing here,
+ * so of two non-option arguments the first is dropped.
+ */
+static bool source_given;
+
+static void find_source(int argc, char *argv[])
+{
+	int nonopts = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-o"))
+			i++;
+		else if (argv[i][0] != '-')
+			nonopts++;
+	}
+	source_given = nonopts >= 2;
+}
+
+static int drop_source(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	static int nonopts;
+
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	return nonopts++ == 0 && source_given ? 0 : 1;
+}
 
 static void usage(const char *prog)
 {
@@ -120,7 +150,8 @@ static int choose_backend(const struct options *o, struct platform *plat, struct
 	}
 	r = platform_load(o->platform ? o->platform : "x86-vtd", plat, err, sizeof(err));
 	if (r < 0) {
-		fprintf(stderr, "ioasfs: platform=%s: %s\n", o->platform, err);
+		/* err names the file and line already */
+		fprintf(stderr, "ioasfs: platform: %s\n", err);
 		return r;
 	}
 	return sim_backend_create(plat, ret);
@@ -138,7 +169,8 @@ int main(int argc, char *argv[])
 	struct fs fs = { 0 };
 	int ret = 1, r;
 
-	if (fuse_opt_parse(&args, &o, option_spec, NULL) == -1)
+	find_source(argc, argv);
+	if (fuse_opt_parse(&args, &o, option_spec, drop_source) == -1)
 		return 1;
 	if (o.show_help) {
 		usage(argv[0]);
@@ -185,7 +217,11 @@ int main(int argc, char *argv[])
 		ret = fuse_session_loop_mt(fs.se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
-	ret = ret ? 1 : 0;
+	/*
+	 * libfuse returns the number of the signal that ended the loop (its handler stores it
+	 * as the session error): SIGTERM, SIGINT and SIGHUP are the ways to stop, not failures.
+	 */
+	ret = ret == SIGTERM || ret == SIGINT || ret == SIGHUP || ret == 0 ? 0 : 1;
 	fuse_session_unmount(fs.se);
 out_signals:
 	fuse_remove_signal_handlers(fs.se);

@@ -13,6 +13,7 @@
  *   fsop write FILE DATA        open O_WRONLY|O_TRUNC, one write(2), close
  *   fsop writeat OFF FILE DATA  open O_WRONLY, one pwrite(2) at OFF, close
  *   fsop rdwr FILE DATA         open O_RDWR, one write(2), read(2) until 0, close
+ *   fsop writes FILE DATA...    open O_WRONLY, one write(2) per DATA in order, close
  *   fsop read FILE              open O_RDONLY, read(2) until 0, close
  *   fsop create FILE            open O_WRONLY|O_CREAT|O_TRUNC 0644 (creat(2)), close
  *   fsop truncate FILE LEN | mkdir PATH | rmdir PATH | unlink PATH
@@ -150,7 +151,8 @@ static int flush_stdout(void)
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: fsop write|rdwr FILE DATA | writeat OFF FILE DATA | read|create FILE\n"
+		"usage: fsop write|rdwr FILE DATA | writes FILE DATA... | writeat OFF FILE DATA\n"
+		"       | read|create FILE\n"
 		"       | truncate FILE LEN | mkdir|rmdir|unlink PATH\n"
 		"       | symlink TARGET LINKPATH | rename OLD NEW\n");
 	return 2;
@@ -167,6 +169,25 @@ static int file_op(const char *op, int argc, char **argv)
 	off_t off = 0;
 	int fd, flags;
 
+	if (!strcmp(op, "writes")) {
+		if (argc < 4)
+			return usage();
+		fd = open(argv[2], O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			fail(errno);
+		} else {
+			for (int i = 3; i < argc && !failed; i++) {
+				len = unescape(argv[i]);
+				if (len < 0)
+					return usage();
+				do_write(fd, argv[i], (size_t)len, 0, false);
+			}
+			if (close(fd) < 0)
+				fail(errno);
+		}
+		printf("%s\n", status);
+		return flush_stdout();
+	}
 	if (!strcmp(op, "write") || !strcmp(op, "rdwr")) {
 		if (argc != 4)
 			return usage();
@@ -214,7 +235,7 @@ int main(int argc, char **argv)
 	int r;
 
 	if (!strcmp(op, "write") || !strcmp(op, "rdwr") || !strcmp(op, "writeat") ||
-	    !strcmp(op, "read") || !strcmp(op, "create"))
+	    !strcmp(op, "read") || !strcmp(op, "create") || !strcmp(op, "writes"))
 		return file_op(op, argc, argv);
 	if (!strcmp(op, "truncate") && argc == 4 && !parse_off(argv[3], &len)) {
 		r = truncate(argv[2], len);
