@@ -3,8 +3,8 @@
  * ioasfs batch channel: the binary records a program writes to ioas/NAME/batch and the
  * completions it reads back. Shared by the daemon and libioasfs; the only public header.
  *
- * A write(2) carries 1 .. IOASFS_BATCH_MAX_CMDS whole struct ioasfs_cmd records (at most
- * 1 MiB, one FUSE request). The daemon checks every record before running any: a wrong
+ * A write(2) carries 1 .. IOASFS_BATCH_MAX_CMDS whole struct ioasfs_cmd records (one FUSE
+ * request). The daemon checks every record before running any: a wrong
  * version, an unknown opcode, a non-zero reserved field or flag, a truncated record, a name
  * that is not NUL-terminated, or an iova/offset + length that wraps rejects the whole write
  * with EINVAL and nothing runs. Otherwise the commands run in order, each producing one
@@ -26,7 +26,13 @@
 
 #define IOASFS_BATCH_CMD_SIZE 128
 #define IOASFS_BATCH_CQE_SIZE 32
-#define IOASFS_BATCH_MAX_CMDS 8192     /* 1 MiB of commands per write */
+/*
+ * Records per write: 1 MiB less one page, so that a write from any buffer reaches the daemon
+ * as one FUSE request (the kernel cuts requests at 1 MiB of the writer's pages; a buffer that
+ * does not start on a page boundary spans one more page). A longer write(2) arrives cut,
+ * its first piece is over this limit, and it is refused whole with EINVAL.
+ */
+#define IOASFS_BATCH_MAX_CMDS 8160
 #define IOASFS_BATCH_MAX_CQES 65536    /* completions a session keeps unread */
 #define IOASFS_NAME_LEN 64
 
