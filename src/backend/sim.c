@@ -46,6 +46,7 @@
 
 #include "backend/backend.h"
 #include "core/itree.h"
+#include "core/slab.h"
 
 #define SIM_PAGE      BACKEND_PAGE_SIZE
 #define SIM_MAP_FLAGS (BACKEND_MAP_FIXED_IOVA | BACKEND_MAP_WRITEABLE | BACKEND_MAP_READABLE)
@@ -92,6 +93,7 @@ struct sim_ioas {
 	struct sim_obj obj;
 	struct itree tree; /* areas and the union of resv[] */
 	size_t nareas;
+	struct slab slab; /* the areas */
 	struct sim_resv *resv; /* every owner's ranges, sorted by start, may overlap */
 	size_t nresv;
 	struct sim_area *rnodes; /* the union of resv[] as tree nodes; room for nresv */
@@ -493,7 +495,9 @@ static int ioas_map_pieces(struct sim_ioas *ioas, const struct sim_piece *pc, si
 	if (!areas)
 		return -ENOMEM;
 	for (i = 0; i < npc; i++) {
-		areas[i] = calloc(1, sizeof(**areas));
+		areas[i] = slab_alloc(&ioas->slab);
+		if (areas[i])
+			memset(areas[i], 0, sizeof(**areas));
 		if (!areas[i]) {
 			rc = -ENOMEM;
 			goto out;
@@ -543,7 +547,7 @@ out:
 	for (i = 0; rc && i < npc; i++) {
 		if (i < done)
 			itree_remove(&ioas->tree, &areas[i]->node);
-		free(areas[i]);
+		slab_free(&ioas->slab, areas[i]);
 	}
 	if (areas != &one)
 		free(areas);
@@ -572,7 +576,7 @@ static int ioas_unmap_range(struct sim_ioas *ioas, uint64_t start, uint64_t last
 		bytes += n->last - n->start + 1;
 		itree_remove(&ioas->tree, n);
 		ioas->nareas--;
-		free(to_area(n));
+		slab_free(&ioas->slab, to_area(n));
 	}
 	*unmapped = bytes;
 	return bytes ? 0 : -ENOENT;
@@ -600,7 +604,7 @@ static void ioas_free_tree(struct sim_ioas *ioas)
 				p->right = NULL;
 		}
 		if (!is_reserved(n))
-			free(to_area(n));
+			slab_free(&ioas->slab, to_area(n));
 		n = p;
 	}
 	itree_init(&ioas->tree);
@@ -610,6 +614,7 @@ static void ioas_free_tree(struct sim_ioas *ioas)
 static void ioas_free(struct sim_ioas *ioas)
 {
 	ioas_free_tree(ioas);
+	slab_destroy(&ioas->slab);
 	free(ioas->rnodes);
 	free(ioas->resv);
 	free(ioas->allowed);
@@ -627,6 +632,7 @@ static int sim_ioas_alloc(struct backend *be, uint32_t *ret_id)
 	if (!ioas)
 		return -ENOMEM;
 	itree_init(&ioas->tree);
+	slab_init(&ioas->slab, sizeof(struct sim_area));
 	/* Software tables start with no alignment restriction (iopt_init_table). */
 	ioas->iova_alignment = 1;
 	pthread_mutex_lock(&s->lock);

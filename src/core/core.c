@@ -30,6 +30,7 @@
 #include "core/core.h"
 #include "core/itree.h"
 #include "core/parse.h"
+#include "core/slab.h"
 #include "ioasfs/batch.h"
 
 #define ANON_MAX (1ull << 40)
@@ -114,6 +115,7 @@ struct ioas {
 	unsigned n_windows;
 	unsigned n_devices;
 	struct itree maps;
+	struct slab slab; /* the mappings */
 	uint64_t st_maps, st_unmaps, st_errors, bytes_mapped;
 };
 
@@ -378,7 +380,7 @@ static void mapping_drop(struct ioas *io, struct mapping *m)
 	itree_remove(&io->maps, &m->node);
 	io->bytes_mapped -= m->node.last - m->node.start + 1;
 	__atomic_sub_fetch(&m->src->users, 1, __ATOMIC_RELAXED);
-	free(m);
+	slab_free(&io->slab, m);
 }
 
 static void ioas_drop_mappings(struct ioas *io)
@@ -407,6 +409,7 @@ static void obj_free(struct core *c, enum core_obj kind, struct obj *o)
 		struct list *p, *n;
 
 		ioas_drop_mappings(io);
+		slab_destroy(&io->slab);
 		list_for_each_safe (p, n, &io->windows)
 			free(list_entry(p, struct window, o.link));
 		pthread_mutex_destroy(&io->lock);
@@ -615,6 +618,7 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 		pthread_mutex_init(&io->lock, NULL);
 		list_init(&io->windows);
 		itree_init(&io->maps);
+		slab_init(&io->slab, sizeof(struct mapping));
 		o = &io->o;
 		r = ioas_push_allowed(c, io, NULL);
 		if (r < 0) {
@@ -1059,14 +1063,14 @@ static int ioas_map(struct core *c, struct ioas *io, const struct core_req *rq,
 		flags |= BACKEND_MAP_WRITEABLE;
 	if (m->fixed)
 		flags |= BACKEND_MAP_FIXED_IOVA;
-	mp = malloc(sizeof(*mp));
+	mp = slab_alloc(&io->slab);
 	if (!mp) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	ret = c->be->ops->map(c->be, io->id, flags, (char *)s->mem + m->offset, m->length, &iova);
 	if (ret < 0) {
-		free(mp);
+		slab_free(&io->slab, mp);
 		map_failure(c, io, rq, m, ret);
 		goto out;
 	}
@@ -1081,7 +1085,7 @@ static int ioas_map(struct core *c, struct ioas *io, const struct core_req *rq,
 		uint64_t len = m->length;
 
 		c->be->ops->unmap(c->be, io->id, iova, &len);
-		free(mp);
+		slab_free(&io->slab, mp);
 		ioas_error(c, io, rq, "internal: backend mapped 0x%" PRIx64 " over the model",
 			   iova);
 		ret = -EIO;
@@ -1260,7 +1264,7 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 	if (!news)
 		return -ENOMEM;
 	for (uint64_t i = 0; i < count; i++) {
-		news[i] = malloc(sizeof(**news));
+		news[i] = slab_alloc(&io->slab);
 		if (!news[i]) {
 			ret = -ENOMEM;
 			goto out;
@@ -1298,7 +1302,7 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 		if (itree_insert(&io->maps, &news[i]->node) < 0) {
 			ioas_error(c, io, rq, "internal: copy landed over the model at 0x%" PRIx64,
 				   news[i]->node.start);
-			free(news[i]);
+			slab_free(&io->slab, news[i]);
 			continue;
 		}
 		__atomic_add_fetch(&sm->src->users, 1, __ATOMIC_RELAXED);
@@ -1309,7 +1313,7 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 	*ret_iova = iova;
 out:
 	for (uint64_t i = 0; i < count; i++)
-		free(news[i]);
+		slab_free(&io->slab, news[i]);
 	free(news);
 	return ret;
 }
