@@ -303,9 +303,18 @@ void core_error(struct core *c, const struct core_req *rq, const char *fmt, ...)
 		c->err_head = (c->err_head + 1) % CORE_ERRORS_RING;
 	else
 		c->err_count++;
-	snprintf(slot, CORE_ERROR_LEN, "%lld.%06ld %d %.120s: %.32s%s", (long long)ts.tv_sec,
-		 ts.tv_nsec / 1000, rq ? (int)rq->pid : 0, rq && rq->path ? rq->path : "-",
-		 rq && rq->prefix ? rq->prefix : "", reason);
+	if (rq && rq->prefix && rq->item)
+		snprintf(slot, CORE_ERROR_LEN, "%lld.%06ld %d %.120s: %.16s %u: %s",
+			 (long long)ts.tv_sec, ts.tv_nsec / 1000, (int)rq->pid,
+			 rq->path ? rq->path : "-", rq->prefix, rq->item, reason);
+	else if (rq && rq->prefix)
+		snprintf(slot, CORE_ERROR_LEN, "%lld.%06ld %d %.120s: %.16s: %s",
+			 (long long)ts.tv_sec, ts.tv_nsec / 1000, (int)rq->pid,
+			 rq->path ? rq->path : "-", rq->prefix, reason);
+	else
+		snprintf(slot, CORE_ERROR_LEN, "%lld.%06ld %d %.120s: %s", (long long)ts.tv_sec,
+			 ts.tv_nsec / 1000, rq ? (int)rq->pid : 0,
+			 rq && rq->path ? rq->path : "-", reason);
 	/* one line per error, whatever names or values a client sent */
 	for (char *p = slot; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -1328,11 +1337,9 @@ int core_batch(struct core *c, const struct core_req *rq, struct core_ioas_ref r
 	struct ioas *io = ioas_get(c, r);
 	struct core_req crq = *rq;
 	struct source *hint = NULL;
-	char prefix[32];
-
 	if (!io)
 		return -ENOENT;
-	crq.prefix = prefix;
+	crq.prefix = "record";
 	crq.quiet = true;
 	for (unsigned i = 0; i < n; i++) {
 		const struct ioasfs_cmd *cmd = &cmds[i];
@@ -1340,7 +1347,7 @@ int core_batch(struct core *c, const struct core_req *rq, struct core_ioas_ref r
 		struct core_map_cmd m;
 		int ret = 0;
 
-		snprintf(prefix, sizeof(prefix), "record %u: ", i);
+		crq.item = i + 1; /* errors count records from 1, like lines */
 		cqe->user_data = cmd->user_data;
 		cqe->flags = 0;
 		cqe->iova = cmd->iova;

@@ -44,7 +44,8 @@ struct core_req {
 	uid_t uid;
 	gid_t gid;
 	const char *path;   /* e.g. "/ioas/vm/map" */
-	const char *prefix; /* optional, e.g. "line 3: " */
+	const char *prefix; /* optional: "line" makes errors say "line N: " with N = item */
+	unsigned item;      /* 0: the prefix alone */
 	bool quiet;         /* errors go to the ring only, not to stderr (batch results) */
 	int ngroups;        /* supplementary groups, for opening files as the caller */
 	gid_t groups[CORE_MAX_GROUPS];

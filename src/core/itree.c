@@ -27,6 +27,7 @@ void itree_init(struct itree *t)
 	t->root = NULL;
 	t->count = 0;
 	t->finger = NULL;
+	t->min = t->max = NULL;
 }
 
 static inline int height(const struct itree_node *n)
@@ -147,6 +148,17 @@ static void propagate_max_gap(struct itree_node *n)
 	}
 }
 
+/* itree_next/prev that answer at the ends without climbing to the root. */
+static struct itree_node *succ_of(const struct itree *t, const struct itree_node *n)
+{
+	return n == t->max ? NULL : itree_next(n);
+}
+
+static struct itree_node *pred_of(const struct itree *t, const struct itree_node *n)
+{
+	return n == t->min ? NULL : itree_prev(n);
+}
+
 /*
  * Where n (not yet in t) would be linked, found from the finger when n falls between it and
  * its successor. Returns false when the finger does not help.
@@ -159,7 +171,7 @@ static bool finger_slot(const struct itree *t, const struct itree_node *n,
 
 	if (!f || f->start >= n->start)
 		return false;
-	succ = itree_next(f);
+	succ = succ_of(t, f);
 	if (succ && succ->start <= n->start)
 		return false;
 	*ret_pred = f;
@@ -214,13 +226,17 @@ int itree_insert(struct itree *t, struct itree_node *n)
 		succ->gap = gap_after(n, succ);
 		propagate_max_gap(succ);
 	}
+	if (!pred)
+		t->min = n;
+	if (!succ)
+		t->max = n;
 	t->finger = n;
 	return 0;
 }
 
 void itree_remove(struct itree *t, struct itree_node *n)
 {
-	struct itree_node *pred = itree_prev(n), *succ = itree_next(n);
+	struct itree_node *pred = pred_of(t, n), *succ = succ_of(t, n);
 	struct itree_node *fix, *must = NULL;
 
 	/*
@@ -258,6 +274,10 @@ void itree_remove(struct itree *t, struct itree_node *n)
 	t->count--;
 	n->left = n->right = n->parent = NULL;
 	rebalance(t, fix, must);
+	if (t->min == n)
+		t->min = succ;
+	if (t->max == n)
+		t->max = pred;
 	t->finger = pred ? pred : succ;
 }
 
@@ -269,13 +289,13 @@ static bool finger_first(const struct itree *t, uint64_t start, struct itree_nod
 	if (!f)
 		return false;
 	if (f->last >= start) {
-		p = itree_prev(f);
+		p = pred_of(t, f);
 		if (p && p->last >= start)
 			return false;
 		*ret = f;
 		return true;
 	}
-	p = itree_next(f);
+	p = succ_of(t, f);
 	if (p && p->last < start)
 		return false;
 	*ret = p;
@@ -313,20 +333,12 @@ struct itree_node *itree_find(const struct itree *t, uint64_t addr)
 
 struct itree_node *itree_first(const struct itree *t)
 {
-	struct itree_node *x = t->root;
-
-	while (x && x->left)
-		x = x->left;
-	return x;
+	return t->min;
 }
 
 struct itree_node *itree_last(const struct itree *t)
 {
-	struct itree_node *x = t->root;
-
-	while (x && x->right)
-		x = x->right;
-	return x;
+	return t->max;
 }
 
 struct itree_node *itree_next(const struct itree_node *n)
@@ -484,5 +496,15 @@ int itree_check(const struct itree *t)
 
 	if (check_sub(t->root, NULL, 0, &s) < 0 || s.seen != t->count)
 		return -EFAULT;
+	{
+		const struct itree_node *lo = t->root, *hi = t->root;
+
+		while (lo && lo->left)
+			lo = lo->left;
+		while (hi && hi->right)
+			hi = hi->right;
+		if (lo != t->min || hi != t->max)
+			return -EFAULT;
+	}
 	return 0;
 }

@@ -37,6 +37,8 @@ struct itree {
 	 * serialize even read-only lookups on one tree (ioasfs holds the IOAS lock).
 	 */
 	struct itree_node *finger;
+	/* the lowest and highest nodes: the finger's usual neighbours at the ends */
+	struct itree_node *min, *max;
 };
 
 #define itree_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))

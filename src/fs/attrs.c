@@ -203,7 +203,7 @@ static int run_line(struct fs *fs, struct node *n, struct fh *fh, struct core_re
 static int run_lines(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
 		     const char *data, size_t len, line_fn *fn)
 {
-	char prefix[32], *buf = NULL;
+	char *buf = NULL;
 	size_t pos = 0, end, wlen = len;
 	unsigned lineno = 0;
 	int r = 0;
@@ -230,16 +230,16 @@ static int run_lines(struct fs *fs, struct node *n, struct fh *fh, struct core_r
 		const char *nl = memchr(data + pos, '\n', end - pos);
 		size_t l = nl ? (size_t)(nl - (data + pos)) : end - pos;
 
-		snprintf(prefix, sizeof(prefix), "line %u: ", ++lineno);
-		rq->prefix = prefix;
+		rq->prefix = "line";
+		rq->item = ++lineno;
 		r = run_line(fs, n, fh, rq, data + pos, l, fn);
 		if (r < 0)
 			goto fail;
 		pos += l + 1;
 	}
 	if (len - end > FS_LINE_MAX) {
-		snprintf(prefix, sizeof(prefix), "line %u: ", ++lineno);
-		rq->prefix = prefix;
+		rq->prefix = "line";
+		rq->item = ++lineno;
 		core_error(fs->core, rq, "longer than %d bytes", FS_LINE_MAX);
 		r = -EINVAL;
 		goto fail;
@@ -264,7 +264,8 @@ static int flush_lines(struct fs *fs, struct node *n, struct fh *fh, struct core
 
 	pthread_mutex_lock(&fh->lock);
 	if (fh->carry_len) {
-		rq->prefix = "last line: ";
+		rq->prefix = "last line";
+		rq->item = 0;
 		r = run_line(fs, n, fh, rq, fh->carry, fh->carry_len, fn);
 		fh->carry_len = 0;
 		if (r < 0)
@@ -386,10 +387,12 @@ static size_t read_results(struct fs *fs, struct fh *fh, char *buf, size_t size)
 /* ---------------------------------------------------------------- batch */
 
 /*
- * Check every record of a batch write before anything runs, converting to host order in
- * place. Returns 0, or -EINVAL with the reason in why.
+ * Check every record of a batch write before anything runs. The records are read in place
+ * (little-endian on the wire); on a big-endian host they are also converted into host, else
+ * host is unused. Returns 0, or -EINVAL with the reason in why (records count from 1).
  */
-static int batch_decode(struct ioasfs_cmd *cmds, unsigned n, char *why, size_t len)
+static int batch_decode(const struct ioasfs_cmd *raw, struct ioasfs_cmd *host, unsigned n,
+			char *why, size_t len)
 {
 	static const uint32_t flags_ok[IOASFS_OP_MAX] = {
 		[IOASFS_OP_UNMAP] = IOASFS_CMD_UNMAP_ALL,
@@ -397,73 +400,97 @@ static int batch_decode(struct ioasfs_cmd *cmds, unsigned n, char *why, size_t l
 	};
 
 	for (unsigned i = 0; i < n; i++) {
-		struct ioasfs_cmd *c = &cmds[i];
-		bool named = c->opcode == IOASFS_OP_MAP || c->opcode == IOASFS_OP_MAP_FIXED ||
-			     c->opcode == IOASFS_OP_COPY;
-		bool fixed_iova =
-		    c->opcode == IOASFS_OP_MAP_FIXED ||
-		    (c->opcode == IOASFS_OP_UNMAP && !(le32toh(c->flags) & IOASFS_CMD_UNMAP_ALL)) ||
-		    (c->opcode == IOASFS_OP_COPY && (le32toh(c->flags) & IOASFS_CMD_COPY_FIXED));
+		const struct ioasfs_cmd *w = &raw[i];
+		struct ioasfs_cmd c = *w;
+		bool named, fixed_iova;
 		const char *nul;
 
-		c->version = le16toh(c->version);
-		c->flags = le32toh(c->flags);
-		c->user_data = le64toh(c->user_data);
-		c->iova = le64toh(c->iova);
-		c->length = le64toh(c->length);
-		c->offset = le64toh(c->offset);
-		if (c->version != IOASFS_BATCH_VERSION) {
-			snprintf(why, len, "record %u: version %u, expected %u", i, c->version,
+		c.version = le16toh(w->version);
+		c.flags = le32toh(w->flags);
+		c.user_data = le64toh(w->user_data);
+		c.iova = le64toh(w->iova);
+		c.length = le64toh(w->length);
+		c.offset = le64toh(w->offset);
+		if (c.version != IOASFS_BATCH_VERSION) {
+			snprintf(why, len, "record %u: version %u, expected %u", i + 1, c.version,
 				 IOASFS_BATCH_VERSION);
 			return -EINVAL;
 		}
-		if (c->opcode >= IOASFS_OP_MAX) {
-			snprintf(why, len, "record %u: unknown opcode %u", i, c->opcode);
+		if (c.opcode >= IOASFS_OP_MAX) {
+			snprintf(why, len, "record %u: unknown opcode %u", i + 1, c.opcode);
 			return -EINVAL;
 		}
-		if (c->flags & ~flags_ok[c->opcode]) {
-			snprintf(why, len, "record %u: unknown flags 0x%x", i, c->flags);
+		if (c.flags & ~flags_ok[c.opcode]) {
+			snprintf(why, len, "record %u: unknown flags 0x%x", i + 1, c.flags);
 			return -EINVAL;
 		}
-		if (c->reserved[0] || c->reserved[1] || c->reserved[2]) {
-			snprintf(why, len, "record %u: reserved fields are not zero", i);
+		if (c.reserved[0] || c.reserved[1] || c.reserved[2]) {
+			snprintf(why, len, "record %u: reserved fields are not zero", i + 1);
 			return -EINVAL;
 		}
-		if (c->prot & ~(IOASFS_PROT_READ | IOASFS_PROT_WRITE) || (!named && c->prot)) {
-			snprintf(why, len, "record %u: invalid prot 0x%x", i, c->prot);
+		named = c.opcode == IOASFS_OP_MAP || c.opcode == IOASFS_OP_MAP_FIXED ||
+			c.opcode == IOASFS_OP_COPY;
+		fixed_iova = c.opcode == IOASFS_OP_MAP_FIXED ||
+			     (c.opcode == IOASFS_OP_UNMAP && !(c.flags & IOASFS_CMD_UNMAP_ALL)) ||
+			     (c.opcode == IOASFS_OP_COPY && (c.flags & IOASFS_CMD_COPY_FIXED));
+		if (c.prot & ~(IOASFS_PROT_READ | IOASFS_PROT_WRITE) || (!named && c.prot)) {
+			snprintf(why, len, "record %u: invalid prot 0x%x", i + 1, c.prot);
 			return -EINVAL;
 		}
-		nul = memchr(c->name, '\0', sizeof(c->name));
-		if (!nul || (named && !valid_name(c->name))) {
+		nul = memchr(c.name, '\0', sizeof(c.name));
+		if (!nul || (named && !valid_name(c.name))) {
 			snprintf(why, len, "record %u: name is not a NUL-terminated object name",
-				 i);
+				 i + 1);
 			return -EINVAL;
 		}
-		for (const char *p = nul; p < c->name + sizeof(c->name); p++)
+		for (const char *p = nul; p < c.name + sizeof(c.name); p++)
 			if (*p) {
-				snprintf(why, len, "record %u: name has bytes after its end", i);
+				snprintf(why, len, "record %u: name has bytes after its end", i + 1);
 				return -EINVAL;
 			}
-		if (!named && c->name[0]) {
-			snprintf(why, len, "record %u: a name on an opcode that takes none", i);
+		if (!named && c.name[0]) {
+			snprintf(why, len, "record %u: a name on an opcode that takes none", i + 1);
 			return -EINVAL;
 		}
-		if (c->length && ((fixed_iova && c->iova + (c->length - 1) < c->iova) ||
-				  (named && c->offset + (c->length - 1) < c->offset))) {
-			snprintf(why, len, "record %u: address + length wraps", i);
+		if (c.length && ((fixed_iova && c.iova + (c.length - 1) < c.iova) ||
+				 (named && c.offset + (c.length - 1) < c.offset))) {
+			snprintf(why, len, "record %u: address + length wraps", i + 1);
 			return -EINVAL;
 		}
+		if (host)
+			host[i] = c;
 	}
 	return 0;
 }
 
+/* Grow a per-session scratch array to at least n elements of size sz. */
+static void *scratch(void **p, size_t *cap, size_t n, size_t sz)
+{
+	if (n > *cap) {
+		void *q = realloc(*p, n * sz);
+
+		if (!q)
+			return NULL;
+		*p = q;
+		*cap = n;
+	}
+	return *p;
+}
+
+/*
+ * A write of commands. Everything runs under the session lock: one write at a time keeps a
+ * session's completions in command order, and the scratch buffers are the session's, so the
+ * hot path allocates nothing (a 1 MiB malloc per write would be an mmap, page faults and
+ * page clearing each time).
+ */
 static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
 		       const char *data, size_t len)
 {
 	struct core_ioas_ref ref = { n->ioas, n->ioas_serial };
 	unsigned count = len / sizeof(struct ioasfs_cmd);
-	struct ioasfs_cmd *cmds = NULL;
-	struct ioasfs_cqe *out = NULL;
+	const struct ioasfs_cmd *cmds = (const void *)data;
+	struct ioasfs_cmd *host = NULL;
+	struct ioasfs_cqe *out;
 	char why[160];
 	int r;
 
@@ -472,22 +499,22 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 			   len, IOASFS_BATCH_MAX_CMDS, sizeof(struct ioasfs_cmd));
 		return -EINVAL;
 	}
-	cmds = malloc(len);
-	out = malloc(count * sizeof(*out));
-	if (!cmds || !out) {
+	pthread_mutex_lock(&fh->lock);
+	out = scratch((void **)&fh->out, &fh->out_cap, count, sizeof(*out));
+	if (__BYTE_ORDER != __LITTLE_ENDIAN || ((uintptr_t)data & 7))
+		host = scratch((void **)&fh->host, &fh->host_cap, count, sizeof(*host));
+	if (!out || (!host && (__BYTE_ORDER != __LITTLE_ENDIAN || ((uintptr_t)data & 7)))) {
 		r = -ENOMEM;
 		goto out;
 	}
-	memcpy(cmds, data, len);
-	r = batch_decode(cmds, count, why, sizeof(why));
+	if (host && __BYTE_ORDER == __LITTLE_ENDIAN)
+		memcpy(host, data, len); /* only to align; decode then converts in place */
+	r = batch_decode(host ? host : cmds, host, count, why, sizeof(why));
 	if (r < 0) {
 		core_error(fs->core, rq, "batch rejected whole: %s", why);
 		goto out;
 	}
-	/* One write at a time per session keeps its completions in command order. */
-	pthread_mutex_lock(&fh->lock);
 	if (fh->cq_len + count > IOASFS_BATCH_MAX_CQES) {
-		pthread_mutex_unlock(&fh->lock);
 		core_error(fs->core, rq, "batch: %zu completions unread; read them first",
 			   fh->cq_len);
 		r = -EAGAIN;
@@ -501,21 +528,22 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 			cap *= 2;
 		q = malloc(cap * sizeof(*q));
 		if (!q) {
-			pthread_mutex_unlock(&fh->lock);
 			r = -ENOMEM;
 			goto out;
 		}
 		for (size_t i = 0; i < fh->cq_len; i++)
-			q[i] = fh->cq[(fh->cq_head + i) % fh->cq_cap];
+			q[i] = fh->cq[(fh->cq_head + i) & (fh->cq_cap - 1)];
 		free(fh->cq);
 		fh->cq = q;
 		fh->cq_head = 0;
 		fh->cq_cap = cap;
 	}
-	r = core_batch(fs->core, rq, ref, cmds, count, out);
+	r = core_batch(fs->core, rq, ref, host ? host : cmds, count, out);
 	if (r == 0)
 		for (unsigned i = 0; i < count; i++) {
-			struct ioasfs_cqe *q = &fh->cq[(fh->cq_head + fh->cq_len++) % fh->cq_cap];
+			/* cq_cap is a power of two */
+			struct ioasfs_cqe *q = &fh->cq[(fh->cq_head + fh->cq_len++) &
+						       (fh->cq_cap - 1)];
 
 			q->user_data = htole64(out[i].user_data);
 			q->res = (int32_t)htole32((uint32_t)out[i].res);
@@ -523,10 +551,8 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 			q->iova = htole64(out[i].iova);
 			q->length = htole64(out[i].length);
 		}
-	pthread_mutex_unlock(&fh->lock);
 out:
-	free(cmds);
-	free(out);
+	pthread_mutex_unlock(&fh->lock);
 	return r;
 }
 
@@ -539,7 +565,7 @@ static size_t read_batch(struct fs *fs, struct fh *fh, char *buf, size_t size)
 	for (size_t i = 0; i < n; i++) {
 		memcpy(buf + i * sizeof(struct ioasfs_cqe), &fh->cq[fh->cq_head],
 		       sizeof(struct ioasfs_cqe));
-		fh->cq_head = (fh->cq_head + 1) % fh->cq_cap;
+		fh->cq_head = (fh->cq_head + 1) & (fh->cq_cap - 1);
 	}
 	fh->cq_len -= n;
 	return n * sizeof(struct ioasfs_cqe);

@@ -811,6 +811,8 @@ static void fh_free(struct fs *fs, struct fh *fh)
 	sbuf_free(&fh->snap);
 	sbuf_free(&fh->results);
 	free(fh->cq);
+	free(fh->out);
+	free(fh->host);
 	pthread_mutex_destroy(&fh->lock);
 	free(fh);
 }

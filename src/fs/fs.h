@@ -103,6 +103,10 @@ struct fh {
 	/* batch sessions: a ring of completions */
 	struct ioasfs_cqe *cq;
 	size_t cq_head, cq_len, cq_cap;
+	struct ioasfs_cqe *out; /* scratch: one write's completions */
+	size_t out_cap;
+	struct ioasfs_cmd *host; /* scratch: records in host order, when the wire's is not */
+	size_t host_cap;
 	/* directory listings */
 	size_t n_entries;
 	struct fh_dirent {

@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# make bench: mount a private ioasfs on the sim backend and print the figures of the batch
+# issue as "key value" lines. A benchmark, not a test: it fails only if something breaks.
+#   batch_vs_inprocess_ratio  4 KiB fixed map+unmap, batch file vs the sim backend in-process
+#   scale_1M_vs_1K_ratio      per-op cost with 1,000,000 mappings vs 1,000 (bench_core)
+#   bytes_per_mapping         daemon RSS growth per mapping at 1,000,000 mappings
+#   cat_mappings_*            reading `mappings` at 100,000 and 1,000,000 lines
+set -eu
+: "${IOASFS_BIN:?}" "${BENCH_CORE:?}" "${BENCH_BATCH:?}"
+W=$(mktemp -d /tmp/ioasfs-bench.XXXXXX)
+M=$W/mnt
+mkdir -p "$M"
+cleanup() { fusermount3 -u "$M" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+"$IOASFS_BIN" -f "$M" 2>"$W/daemon.log" &
+PID=$!
+for _ in $(seq 100); do [ -r "$M/status" ] && break; sleep 0.1; done
+mkdir "$M/ioas/vm" "$M/sources/buf"
+echo "anon 4K" >"$M/sources/buf/path"
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$PID/status"; }
+best() { sort -g | head -1; }
+val() { awk -v k="$1" '$1 == k { print $2 }'; }
+
+N=65536
+inproc=$(for _ in 1 2 3; do "$BENCH_CORE" inproc $N | val inprocess_ns_per_cmd; done | best)
+batch=$(for _ in 1 2 3; do "$BENCH_BATCH" batch "$M/ioas/vm" buf $N | val batch_ns_per_cmd; done | best)
+lines=$("$BENCH_BATCH" lines "$M/ioas/vm" buf 20000 | val text_line_per_write_ns_per_cmd)
+bulk=$("$BENCH_BATCH" bulk "$M/ioas/vm" buf $N | val text_1024_lines_per_write_ns_per_cmd)
+echo "inprocess_ns_per_cmd $inproc"
+echo "batch_ns_per_cmd $batch"
+echo "text_one_line_per_write_ns_per_cmd $lines"
+echo "text_1024_lines_per_write_ns_per_cmd $bulk"
+awk -v b="$batch" -v i="$inproc" 'BEGIN { printf "batch_vs_inprocess_ratio %.2f\n", b / i }'
+
+"$BENCH_CORE" scale
+
+r0=$(rss)
+"$BENCH_BATCH" fill "$M/ioas/vm" buf 1000000 >"$W/fill"
+r1=$(rss)
+cat "$W/fill"
+awk -v a="$r0" -v b="$r1" 'BEGIN { printf "bytes_per_mapping %.0f\n", (b - a) * 1024 / 1000000 }'
+
+"$BENCH_BATCH" cat "$M/ioas/vm/mappings" >"$W/cat1m"
+echo all >"$M/ioas/vm/unmap"
+"$BENCH_BATCH" fill "$M/ioas/vm" buf 100000 >/dev/null
+"$BENCH_BATCH" cat "$M/ioas/vm/mappings" >"$W/cat100k"
+s1=$(val cat_seconds <"$W/cat1m"); b1=$(val cat_bytes <"$W/cat1m")
+s2=$(val cat_seconds <"$W/cat100k"); b2=$(val cat_bytes <"$W/cat100k")
+echo "cat_mappings_100K_seconds $s2 ($b2 bytes)"
+echo "cat_mappings_1M_seconds $s1 ($b1 bytes)"
+awk -v s1="$s1" -v s2="$s2" -v b1="$b1" -v b2="$b2" \
+	'BEGIN { printf "cat_mappings_ns_per_byte_1M_vs_100K %.2f\n", (s1 / b1) / (s2 / b2) }'
