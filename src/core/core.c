@@ -626,7 +626,7 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 		}
 		pthread_mutex_init(&io->lock, NULL);
 		list_init(&io->windows);
-		itree_init(&io->maps);
+		itree_init_plain(&io->maps); /* the core never searches it for free space */
 		slab_init(&io->slab, sizeof(struct mapping));
 		o = &io->o;
 		r = ioas_push_allowed(c, io, NULL);

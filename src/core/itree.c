@@ -28,6 +28,13 @@ void itree_init(struct itree *t)
 	t->count = 0;
 	t->finger = NULL;
 	t->min = t->max = NULL;
+	t->plain = false;
+}
+
+void itree_init_plain(struct itree *t)
+{
+	itree_init(t);
+	t->plain = true;
 }
 
 static inline int height(const struct itree_node *n)
@@ -216,13 +223,13 @@ int itree_insert(struct itree *t, struct itree_node *n)
 	n->left = n->right = NULL;
 	n->parent = parent;
 	n->height = 1;
-	n->gap = gap_after(pred, n);
+	n->gap = t->plain ? 0 : gap_after(pred, n);
 	n->max_gap = n->gap;
 	*link = n;
 	t->count++;
 
 	rebalance(t, parent, NULL);
-	if (succ) {
+	if (succ && !t->plain) {
 		succ->gap = gap_after(n, succ);
 		propagate_max_gap(succ);
 	}
@@ -244,7 +251,7 @@ void itree_remove(struct itree *t, struct itree_node *n)
 	 * right child the successor sits below the splice point and the rebalance walk from
 	 * there would never reach it.
 	 */
-	if (succ) {
+	if (succ && !t->plain) {
 		succ->gap = gap_after(pred, succ);
 		propagate_max_gap(succ);
 	}
@@ -436,7 +443,7 @@ int itree_find_free(const struct itree *t, uint64_t lo, uint64_t hi, uint64_t le
 	};
 	const struct itree_node *last;
 
-	if (!length || !align || (align & (align - 1)) || lo > hi)
+	if (!length || !align || (align & (align - 1)) || lo > hi || t->plain)
 		return -EINVAL;
 	if (find_in(t->root, &q, ret))
 		return 0;
@@ -450,6 +457,7 @@ int itree_find_free(const struct itree *t, uint64_t lo, uint64_t hi, uint64_t le
 }
 
 struct check_state {
+	bool plain;
 	const struct itree_node *prev;
 	size_t seen, limit;
 };
@@ -474,7 +482,7 @@ static int check_sub(const struct itree_node *x, const struct itree_node *parent
 		return -1;
 	if (s->prev && s->prev->last >= x->start)
 		return -1;
-	if (x->gap != gap_after(s->prev, x))
+	if (x->gap != (s->plain ? 0 : gap_after(s->prev, x)))
 		return -1;
 	s->prev = x;
 	hr = check_sub(x->right, x, depth + 1, s);
@@ -492,7 +500,7 @@ static int check_sub(const struct itree_node *x, const struct itree_node *parent
 
 int itree_check(const struct itree *t)
 {
-	struct check_state s = { .prev = NULL, .seen = 0, .limit = t->count };
+	struct check_state s = { .plain = t->plain, .prev = NULL, .seen = 0, .limit = t->count };
 
 	if (check_sub(t->root, NULL, 0, &s) < 0 || s.seen != t->count)
 		return -EFAULT;

@@ -17,6 +17,7 @@
 #ifndef IOASFS_ITREE_H
 #define IOASFS_ITREE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,11 +40,18 @@ struct itree {
 	struct itree_node *finger;
 	/* the lowest and highest nodes: the finger's usual neighbours at the ends */
 	struct itree_node *min, *max;
+	bool plain; /* no gaps kept: itree_find_free is not available */
 };
 
 #define itree_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 void itree_init(struct itree *t);
+/*
+ * A tree that keeps no gaps, for callers that never search for free space (the core's
+ * record of mappings): insert and remove then skip the gap upkeep, which with runs of
+ * neighbours is most of their cost. itree_find_free on it returns -EINVAL.
+ */
+void itree_init_plain(struct itree *t);
 
 /*
  * Insert n (n->start <= n->last set by the caller). Returns 0, or -EEXIST if n intersects a

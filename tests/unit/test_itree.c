@@ -906,7 +906,11 @@ START_TEST(test_finger_runs)
 	struct itree t;
 	unsigned i;
 
-	itree_init(&t);
+	/* _i = 0: a tree with gaps; 1: a plain one (the same answers, no free-space search) */
+	if (_i)
+		itree_init_plain(&t);
+	else
+		itree_init(&t);
 	/* even slots ascending, then odd slots descending: every insert lands next to the finger */
 	for (i = 0; i < N; i += 2) {
 		nodes[i].start = 0x1000 + i * 0x1000;
@@ -945,6 +949,11 @@ START_TEST(test_finger_runs)
 	}
 	ck_assert_uint_eq(t.count, 0);
 	ck_assert_ptr_null(t.root);
+	if (_i) {
+		uint64_t at;
+
+		ck_assert_int_eq(itree_find_free(&t, 0, UINT64_MAX, 1, 1, 0, &at), -EINVAL);
+	}
 }
 END_TEST
 
@@ -961,7 +970,7 @@ static Suite *itree_suite(void)
 	tcase_add_test(tc, test_full_packing);
 	tcase_add_test(tc, test_scale);
 	tcase_add_test(tc, test_random);
-	tcase_add_test(tc, test_finger_runs);
+	tcase_add_loop_test(tc, test_finger_runs, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
