@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "core/core_int.h"
 #include "core/itree.h"
 #include "core/parse.h"
 #include "core/slab.h"
@@ -44,100 +44,6 @@ struct rset {
 	unsigned n, cap;
 	struct iova_range *r;
 	int err;
-};
-
-struct list {
-	struct list *next, *prev;
-};
-
-#define list_entry(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
-#define list_for_each(pos, head)    for (pos = (head)->next; pos != (head); pos = pos->next)
-#define list_for_each_safe(pos, n, head)                                                           \
-	for (pos = (head)->next, n = pos->next; pos != (head); pos = n, n = pos->next)
-
-static void list_init(struct list *l)
-{
-	l->next = l->prev = l;
-}
-
-static void list_add_tail(struct list *l, struct list *head)
-{
-	l->prev = head->prev;
-	l->next = head;
-	head->prev->next = l;
-	head->prev = l;
-}
-
-static void list_del(struct list *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	list_init(l);
-}
-
-struct obj {
-	struct list link;
-	char name[CORE_NAME_MAX + 1];
-	uint64_t serial;
-};
-
-struct source {
-	struct obj o;
-	bool anon, set, writable;
-	char *path;
-	void *mem;
-	uint64_t size;
-	uint64_t users; /* mappings referring to it: atomic, changed under topo read */
-};
-
-struct window {
-	struct obj o;
-	uint64_t start;	    /* CORE_AUTO or an address */
-	uint64_t size;	    /* 0 = unset */
-	uint64_t page_size; /* CORE_AUTO or a size */
-	uint64_t levels;    /* CORE_AUTO or 1..6 */
-	bool active;
-	uint64_t a_start, a_last;
-};
-
-struct mapping {
-	struct itree_node node;
-	struct source *src;
-	uint64_t offset;
-	unsigned prot;
-};
-
-struct ioas {
-	struct obj o;
-	uint32_t id;
-	pthread_mutex_t lock;
-	struct list windows;
-	unsigned n_windows;
-	unsigned n_devices;
-	struct itree maps;
-	struct slab slab; /* the mappings */
-	uint64_t st_maps, st_unmaps, st_errors, bytes_mapped;
-};
-
-struct device {
-	struct obj o;
-	uint32_t dev_id;
-	struct ioas *ioas;
-	unsigned n_resv;
-	struct platform_range resv[CORE_MAX_RESERVED];
-};
-
-struct core {
-	struct backend *be;
-	struct platform plat;
-	pthread_rwlock_t topo;
-	uint64_t next_serial;
-	struct list objs[3];
-	unsigned n_objs[3];
-
-	pthread_mutex_t err_lock;
-	unsigned err_head, err_count;
-	char errors[CORE_ERRORS_RING][CORE_ERROR_LEN];
 };
 
 static const unsigned obj_max[3] = { CORE_MAX_IOAS, CORE_MAX_DEVICES, CORE_MAX_SOURCES };
@@ -281,6 +187,16 @@ static void ioas_put(struct core *c, struct ioas *io)
 {
 	pthread_mutex_unlock(&io->lock);
 	pthread_rwlock_unlock(&c->topo);
+}
+
+struct ioas *core_ioas_get(struct core *c, struct core_ioas_ref r)
+{
+	return ioas_get(c, r);
+}
+
+void core_ioas_put(struct core *c, struct ioas *io)
+{
+	ioas_put(c, io);
 }
 
 /* ---------------------------------------------------------------- errors */
