@@ -398,6 +398,7 @@ static int batch_decode(const struct ioasfs_cmd *raw, struct ioasfs_cmd *host, u
 		[IOASFS_OP_UNMAP] = IOASFS_CMD_UNMAP_ALL,
 		[IOASFS_OP_COPY] = IOASFS_CMD_COPY_FIXED,
 	};
+	static const char zeros[IOASFS_NAME_LEN];
 
 	for (unsigned i = 0; i < n; i++) {
 		const struct ioasfs_cmd *w = &raw[i];
@@ -437,19 +438,17 @@ static int batch_decode(const struct ioasfs_cmd *raw, struct ioasfs_cmd *host, u
 			snprintf(why, len, "record %u: invalid prot 0x%x", i + 1, c.prot);
 			return -EINVAL;
 		}
-		nul = memchr(c.name, '\0', sizeof(c.name));
+		/* a name: NUL-terminated, zero after the NUL; no name: 64 zero bytes */
+		nul = named ? memchr(c.name, '\0', sizeof(c.name)) : c.name;
 		if (!nul || (named && !valid_name(c.name))) {
 			snprintf(why, len, "record %u: name is not a NUL-terminated object name",
 				 i + 1);
 			return -EINVAL;
 		}
-		for (const char *p = nul; p < c.name + sizeof(c.name); p++)
-			if (*p) {
-				snprintf(why, len, "record %u: name has bytes after its end", i + 1);
-				return -EINVAL;
-			}
-		if (!named && c.name[0]) {
-			snprintf(why, len, "record %u: a name on an opcode that takes none", i + 1);
+		if (memcmp(nul, zeros, c.name + sizeof(c.name) - nul)) {
+			snprintf(why, len, "record %u: %s", i + 1,
+				 named ? "name has bytes after its end"
+				       : "a name on an opcode that takes none");
 			return -EINVAL;
 		}
 		if (c.length && ((fixed_iova && c.iova + (c.length - 1) < c.iova) ||

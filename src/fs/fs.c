@@ -1165,6 +1165,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/*
+	 * No splice: libfuse would move each write through a pipe into a fresh heap buffer
+	 * (for a 1 MiB batch, an mmap and page clearing per request); reading /dev/fuse straight
+	 * into the worker's own buffer costs one copy and nothing else.
+	 */
+	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	/*
 	 * io_uring writes to the batch file are async direct I/O, i.e. background requests:
 	 * allow enough of them that several linked WRITE+READ pairs per program stream.
 	 */

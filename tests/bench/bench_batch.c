@@ -63,6 +63,10 @@ static void drain(struct ioasfs_batch *b, unsigned n)
 static double batch_run(const char *dir, const char *src, unsigned n, bool unmap)
 {
 	struct ioasfs_batch_opts o = { .chunk = 1024, .inflight = 4 };
+	const char *env = getenv("BENCH_INFLIGHT");
+
+	if (env) /* for experiments; make bench uses the 1024 x 4 */
+		o.inflight = (unsigned)atoi(env);
 	struct ioasfs_batch *b;
 	double t0;
 	int r;

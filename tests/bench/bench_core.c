@@ -3,6 +3,8 @@
  * In-process benchmarks of what the daemon does per command, without FUSE:
  *   bench_core inproc N   4 KiB fixed-IOVA map + unmap straight into the sim backend: the
  *                         denominator of batch_vs_inprocess_ratio (ns per command)
+ *   bench_core corebatch N  the same commands as batch records through core_batch() (the
+ *                         daemon's model and the sim, no FUSE), 1024 per call
  *   bench_core scale      per-operation cost of map, lookup, unmap and automatic
  *                         allocation through the core (model + sim) with 1,000 and with
  *                         1,000,000 mappings in one IOAS, and their ratio
@@ -21,6 +23,7 @@
 #include "backend/backend.h"
 #include "core/core.h"
 #include "core/platform.h"
+#include "ioasfs/batch.h"
 
 #define PAGE 4096ull
 
@@ -89,6 +92,60 @@ static int inproc(unsigned n)
 	}
 	printf("inprocess_ns_per_cmd %.1f\n", best);
 	be->ops->close(be);
+	return 0;
+}
+
+static int corebatch(unsigned n)
+{
+	struct core_req rq = { .path = "/bench", .quiet = true };
+	struct core_ioas_ref ref = { "vm", 0 };
+	struct ioasfs_cmd *cmds = calloc(1024, sizeof(*cmds));
+	struct ioasfs_cqe *out = calloc(1024, sizeof(*out));
+	struct platform plat;
+	struct backend *be;
+	struct core *c;
+	double best = 1e30;
+	int r;
+
+	platform_builtin("x86-vtd", &plat);
+	if ((r = sim_backend_create(&plat, &be)) < 0 || (r = core_create(be, &plat, &c)) < 0)
+		die("setup", r);
+	if ((r = core_obj_create(c, &rq, CORE_IOAS, "vm")) < 0 ||
+	    (r = core_obj_create(c, &rq, CORE_SOURCE, "buf")) < 0 ||
+	    (r = core_source_set(c, &rq, "buf", 0, true, PAGE, NULL)) < 0)
+		die("objects", r);
+	for (int k = 0; k < 8; k++) {
+		double t0 = now_ns();
+
+		for (int op = 0; op < 2; op++)
+			for (unsigned i = 0; i < n; i += 1024) {
+				for (unsigned j = 0; j < 1024; j++) {
+					struct ioasfs_cmd *cmd = &cmds[j];
+
+					memset(cmd, 0, sizeof(*cmd));
+					cmd->version = IOASFS_BATCH_VERSION;
+					cmd->opcode = op ? IOASFS_OP_UNMAP : IOASFS_OP_MAP_FIXED;
+					cmd->prot = op ? 0 : IOASFS_PROT_READ | IOASFS_PROT_WRITE;
+					cmd->iova = 0x100000000ull + (i + j) * PAGE;
+					cmd->length = PAGE;
+					if (!op)
+						strcpy(cmd->name, "buf");
+				}
+				if ((r = core_batch(c, &rq, ref, cmds, 1024, out)) < 0)
+					die("core_batch", r);
+				for (unsigned j = 0; j < 1024; j++)
+					if (out[j].res)
+						die("command", out[j].res);
+			}
+		double per = (now_ns() - t0) / (2.0 * n);
+		if (per < best)
+			best = per;
+	}
+	printf("core_batch_ns_per_cmd %.1f\n", best);
+	core_destroy(c);
+	be->ops->close(be);
+	free(cmds);
+	free(out);
 	return 0;
 }
 
@@ -220,6 +277,8 @@ int main(int argc, char **argv)
 		return inproc(argc >= 3 ? (unsigned)atoi(argv[2]) : 65536);
 	if (argc >= 2 && !strcmp(argv[1], "scale"))
 		return scale();
-	fprintf(stderr, "usage: bench_core inproc [N] | scale\n");
+	if (argc >= 2 && !strcmp(argv[1], "corebatch"))
+		return corebatch(argc >= 3 ? (unsigned)atoi(argv[2]) & ~1023u : 65536);
+	fprintf(stderr, "usage: bench_core inproc [N] | corebatch [N] | scale\n");
 	return 2;
 }
