@@ -10,9 +10,10 @@
  * with EINVAL and nothing runs. Otherwise the commands run in order, each producing one
  * struct ioasfs_cqe with the kernel's errno in res; the write returns its full size.
  * A read(2) returns the oldest queued completions, as many whole records as fit (0 bytes
- * when none are queued). Each open file handle is a session with its own completion queue;
- * a write that would overflow that queue (IOASFS_BATCH_MAX_CQES) fails whole with EAGAIN:
- * read completions first. The file offset is ignored.
+ * when none are queued). Each handle opened O_RDWR is a session with its own completion
+ * queue; a write that would overflow that queue (IOASFS_BATCH_MAX_CQES) fails whole with
+ * ENOBUFS: read completions first (not EAGAIN, which the kernel retries by itself for io_uring
+ * writes to a file). A handle opened O_WRONLY keeps no completions. The offset is ignored.
  *
  * All fields are little-endian; records are packed to fixed sizes checked by static
  * assertions below.

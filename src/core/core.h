@@ -177,4 +177,15 @@ int core_source_show_users(struct core *c, const char *src, uint64_t serial, str
 int core_source_set(struct core *c, const struct core_req *rq, const char *src, uint64_t serial,
 		    bool anon, uint64_t size, const char *path);
 
+/* ---- save and restore (save.c) ---- */
+/* The whole configuration as JSON (the root `save` file; format in ioasfs.5). */
+int core_save(struct core *c, struct sbuf *sb);
+/*
+ * Rebuild a saved configuration into an empty core. 0, or -errno with err saying which key
+ * or object could not be rebuilt and why.
+ */
+int core_restore(struct core *c, const char *file, char *err, size_t errlen);
+/* "sim" or "kernel". */
+const char *core_backend_name(const struct core *c);
+
 #endif

@@ -39,8 +39,13 @@ static int bad_value(struct fs *fs, struct core_req *rq, int err, const char *wh
 
 static int show_status(struct fs *fs, struct node *n, struct sbuf *sb)
 {
+	bool sim = !strcmp(core_backend_name(fs->core), "sim");
+
 	core_show_status(fs->core, sb);
 	sbuf_printf(sb, "uring_cmd %s\n", fs->uring_cmd);
+	/* what the backend does; the sim has neither, and a kernel backend must probe them */
+	sbuf_printf(sb, "dirty_tracking %s\n", sim ? "no (sim backend)" : "unknown (not probed)");
+	sbuf_printf(sb, "iommufd_test %s\n", sim ? "no (sim backend)" : "unknown (not probed)");
 	sbuf_printf(sb, "limit_batch_cmds %d\n", IOASFS_BATCH_MAX_CMDS);
 	sbuf_printf(sb, "limit_batch_cqes %d\n", IOASFS_BATCH_MAX_CQES);
 	sbuf_printf(sb, "limit_batch_sessions %d\n", FS_MAX_SESSIONS);
@@ -56,9 +61,15 @@ static int show_errors(struct fs *fs, struct node *n, struct sbuf *sb)
 	return 0;
 }
 
+static int show_save(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_save(fs->core, sb);
+}
+
 static const struct attr_def root_attrs[] = {
 	{ "status", 0444, show_status },
 	{ "errors", 0444, show_errors, .st_size = FS_SIZE_STREAM },
+	{ "save", 0444, show_save, .st_size = FS_SIZE_STREAM },
 	{ NULL },
 };
 
@@ -513,13 +524,19 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 		core_error(fs->core, rq, "batch rejected whole: %s", why);
 		goto out;
 	}
-	if (fh->cq_len + count > IOASFS_BATCH_MAX_CQES) {
-		core_error(fs->core, rq, "batch: %zu completions unread; read them first",
-			   fh->cq_len);
-		r = -EAGAIN;
+	/*
+	 * ENOBUFS, not EAGAIN: the kernel retries a regular file's EAGAIN by itself under
+	 * io_uring, which would spin. Logged once until the session reads.
+	 */
+	if (fh->rdwr && fh->cq_len + count > IOASFS_BATCH_MAX_CQES) {
+		if (!fh->cq_full_logged)
+			core_error(fs->core, rq, "batch: %zu completions unread; read them first",
+				   fh->cq_len);
+		fh->cq_full_logged = true;
+		r = -ENOBUFS;
 		goto out;
 	}
-	if (fh->cq_len + count > fh->cq_cap) {
+	if (fh->rdwr && fh->cq_len + count > fh->cq_cap) {
 		size_t cap = fh->cq_cap ? fh->cq_cap : 1024;
 		struct ioasfs_cqe *q;
 
@@ -538,7 +555,8 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 		fh->cq_cap = cap;
 	}
 	r = core_batch(fs->core, rq, ref, host ? host : cmds, count, out);
-	if (r == 0)
+	/* a write-only handle can never read its completions: it keeps none */
+	if (r == 0 && fh->rdwr)
 		for (unsigned i = 0; i < count; i++) {
 			/* cq_cap is a power of two */
 			struct ioasfs_cqe *q = &fh->cq[(fh->cq_head + fh->cq_len++) &
@@ -561,6 +579,8 @@ static size_t read_batch(struct fs *fs, struct fh *fh, char *buf, size_t size)
 
 	if (n > fh->cq_len)
 		n = fh->cq_len;
+	if (n)
+		fh->cq_full_logged = false;
 	for (size_t i = 0; i < n; i++) {
 		memcpy(buf + i * sizeof(struct ioasfs_cqe), &fh->cq[fh->cq_head],
 		       sizeof(struct ioasfs_cqe));

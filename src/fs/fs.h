@@ -103,6 +103,7 @@ struct fh {
 	/* batch sessions: a ring of completions */
 	struct ioasfs_cqe *cq;
 	size_t cq_head, cq_len, cq_cap;
+	bool cq_full_logged;
 	struct ioasfs_cqe *out; /* scratch: one write's completions */
 	size_t out_cap;
 	struct ioasfs_cmd *host; /* scratch: records in host order, when the wire's is not */

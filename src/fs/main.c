@@ -19,6 +19,7 @@
 struct options {
 	char *backend;
 	char *platform;
+	char *restore;
 	int show_help;
 	int show_version;
 };
@@ -30,6 +31,7 @@ struct options {
 static const struct fuse_opt option_spec[] = {
 	OPT("backend=%s", backend),
 	OPT("platform=%s", platform),
+	OPT("restore=%s", restore),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -75,6 +77,7 @@ static void usage(const char *prog)
 	       "  -o platform=NAME|FILE   sim only: x86-vtd (default), amd-vi, arm-smmuv3,\n"
 	       "                          ppc64-papr, or a profile file\n"
 	       "  -o allow_other          multi-user mode\n"
+	       "  -o restore=FILE         rebuild a saved tree (cat MOUNT/save) at start\n"
 	       "  -f                      stay in the foreground\n"
 	       "  -d                      debug output (implies -f)\n"
 	       "  -h, --help              this text\n"
@@ -193,6 +196,15 @@ int main(int argc, char *argv[])
 	r = core_create(be, &plat, &core);
 	if (r < 0)
 		goto out_backend;
+	if (o.restore) {
+		char why[1024];
+
+		r = core_restore(core, o.restore, why, sizeof(why));
+		if (r < 0) {
+			fprintf(stderr, "ioasfs: restore: %s\n", why);
+			goto out_core;
+		}
+	}
 	if (fs_init(&fs, core, opts.mountpoint) < 0) {
 		fprintf(stderr, "ioasfs: %s: cannot resolve the mount point\n", opts.mountpoint);
 		goto out_core;
@@ -237,6 +249,7 @@ out_args:
 	free(opts.mountpoint);
 	free(o.backend);
 	free(o.platform);
+	free(o.restore);
 	fuse_opt_free_args(&args);
 	return ret;
 }

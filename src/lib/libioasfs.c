@@ -19,15 +19,15 @@
  *    (a read came back short, or a short write cancelled its linked read) a follow-up read
  *    goes out on an idle slot. Under the channel's contract a read never comes back empty
  *    when completions are owed, so an empty follow-up read means the channel is broken.
- *  - A write the daemon refused whole (EINVAL, EAGAIN, ...) makes the kernel cancel its
+ *  - A write the daemon refused whole (EINVAL, ENOENT, ...) makes the kernel cancel its
  *    linked read; the library synthesizes one completion per command of that write with the
  *    write's errno. Completions are kept in a local FIFO until reaped.
  *
- * chunk * inflight never exceeds IOASFS_BATCH_MAX_CQES, so the library cannot make the
- * session's completion queue overflow by itself. A broken channel (a completion with an
- * unknown tag, a torn record, an empty follow-up read, a failing read) completes every
- * command in flight with the error and refuses further submissions. Functions return 0 (or a
- * count) or -errno and never set errno.
+ * chunk * inflight never exceeds IOASFS_BATCH_MAX_CQES, so the session's completion queue
+ * cannot overflow (the daemon would refuse such a write with ENOBUFS). A broken channel (a
+ * completion with an unknown tag, a torn record, an empty follow-up read, a failing read)
+ * completes every command in flight with the error and refuses further submissions. Functions return
+ * 0 (or a count) or -errno and never set errno.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
@@ -52,7 +52,7 @@
 #define INFLIGHT_DEFAULT 4
 #define INFLIGHT_MAX	 64
 
-/* io_uring user_data of our SQEs: slot index << 1 | kind. */
+/* user_data of our SQEs: slot << 1 | kind (a plain field: liburing 2.1 lacks *_data64). */
 #define UD_WRITE 0u
 #define UD_READ	 1u
 
@@ -77,8 +77,8 @@ struct ioasfs_batch {
 	bool ring_ok;
 	struct io_uring ring;
 	unsigned chunk, inflight;
-	unsigned sqes;	/* our SQEs whose CQE has not been seen */
-	int err;	/* the channel failed: -errno */
+	unsigned sqes; /* our SQEs whose CQE has not been seen */
+	int err;       /* the channel failed: -errno */
 	struct slot *slots;
 
 	struct tag *tags;
@@ -180,13 +180,14 @@ err:
 /* ---------------------------------------------------------------- completions */
 
 /* Hand a completion to ioasfs_batch_run() or to the FIFO, and free its tag. */
-static void complete(struct ioasfs_batch *b, uint32_t t, int32_t res, uint64_t iova,
+static void complete(struct ioasfs_batch *b, uint32_t t, int32_t res, uint32_t flags, uint64_t iova,
 		     uint64_t length)
 {
 	struct tag *tag = &b->tags[t];
 	struct ioasfs_cqe cqe = {
 		.user_data = tag->user_data,
 		.res = res,
+		.flags = flags,
 		.iova = iova,
 		.length = length,
 	};
@@ -205,7 +206,8 @@ static void complete(struct ioasfs_batch *b, uint32_t t, int32_t res, uint64_t i
 /* A command that did not run: its completion carries err and the command's own values. */
 static void complete_err(struct ioasfs_batch *b, uint32_t t, int err)
 {
-	complete(b, t, err, b->tags[t].iova, b->tags[t].length);
+	if (b->tags[t].used) /* a daemon that completed it anyway must not free it twice */
+		complete(b, t, err, 0, b->tags[t].iova, b->tags[t].length);
 }
 
 /* The channel is broken: complete everything in flight with err, submit nothing more. */
@@ -229,8 +231,8 @@ static void deliver(struct ioasfs_batch *b, const struct ioasfs_cqe *wire)
 		channel_failed(b, -EIO);
 		return;
 	}
-	complete(b, (uint32_t)t, (int32_t)le32toh((uint32_t)wire->res), le64toh(wire->iova),
-		 le64toh(wire->length));
+	complete(b, (uint32_t)t, (int32_t)le32toh((uint32_t)wire->res), le32toh(wire->flags),
+		 le64toh(wire->iova), le64toh(wire->length));
 }
 
 static void write_done(struct ioasfs_batch *b, struct slot *s, int res)
@@ -241,10 +243,11 @@ static void write_done(struct ioasfs_batch *b, struct slot *s, int res)
 	s->wbusy = false;
 	if (res == (int)(s->ncmds * sizeof(struct ioasfs_cmd)))
 		return;
+	/* refused whole, or short: what was not written did not run */
 	if (res < 0)
 		err = res;
 	else
-		ran = (unsigned)res / sizeof(struct ioasfs_cmd); /* a short write: the rest did not */
+		ran = (unsigned)res / sizeof(struct ioasfs_cmd);
 	if (b->err)
 		return;
 	for (unsigned i = ran; i < s->ncmds; i++)
@@ -312,7 +315,7 @@ static void issue_followups(struct ioasfs_batch *b)
 		}
 		k = owed - asked < b->chunk ? (unsigned)(owed - asked) : b->chunk;
 		io_uring_prep_read(sqe, b->fd, s->cqes, k * sizeof(struct ioasfs_cqe), 0);
-		io_uring_sqe_set_data64(sqe, (uint64_t)i << 1 | UD_READ);
+		sqe->user_data = (uint64_t)i << 1 | UD_READ;
 		s->rbusy = true;
 		s->followup = true;
 		s->asked = k;
@@ -331,7 +334,7 @@ static void harvest(struct ioasfs_batch *b)
 	bool any = false;
 
 	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
-		uint64_t ud = io_uring_cqe_get_data64(cqe);
+		uint64_t ud = cqe->user_data;
 		struct slot *s = &b->slots[ud >> 1];
 
 		if ((ud & 1) == UD_WRITE)
@@ -539,8 +542,8 @@ err:
 	return r;
 }
 
-int ioasfs_batch_map(struct ioasfs_batch *b, const char *source, uint64_t offset,
-		     uint64_t length, unsigned prot, uint64_t user_data)
+int ioasfs_batch_map(struct ioasfs_batch *b, const char *source, uint64_t offset, uint64_t length,
+		     unsigned prot, uint64_t user_data)
 {
 	if (!source)
 		return -EINVAL;
@@ -556,12 +559,10 @@ int ioasfs_batch_map_fixed(struct ioasfs_batch *b, uint64_t iova, const char *so
 		return -EINVAL;
 	if (wraps(iova, length) || wraps(offset, length))
 		return -EOVERFLOW;
-	return queue_cmd(b, IOASFS_OP_MAP_FIXED, prot, 0, user_data, iova, length, offset,
-			 source);
+	return queue_cmd(b, IOASFS_OP_MAP_FIXED, prot, 0, user_data, iova, length, offset, source);
 }
 
-int ioasfs_batch_unmap(struct ioasfs_batch *b, uint64_t iova, uint64_t length,
-		       uint64_t user_data)
+int ioasfs_batch_unmap(struct ioasfs_batch *b, uint64_t iova, uint64_t length, uint64_t user_data)
 {
 	if (wraps(iova, length))
 		return -EOVERFLOW;
@@ -626,10 +627,10 @@ static int start_pair(struct ioasfs_batch *b, unsigned i)
 		c->user_data = htole64(t);
 	}
 	io_uring_prep_write(w, b->fd, s->cmds, k * sizeof(struct ioasfs_cmd), 0);
-	io_uring_sqe_set_data64(w, (uint64_t)i << 1 | UD_WRITE);
+	w->user_data = (uint64_t)i << 1 | UD_WRITE;
 	w->flags |= IOSQE_IO_LINK;
 	io_uring_prep_read(rd, b->fd, s->cqes, k * sizeof(struct ioasfs_cqe), 0);
-	io_uring_sqe_set_data64(rd, (uint64_t)i << 1 | UD_READ);
+	rd->user_data = (uint64_t)i << 1 | UD_READ;
 	s->ncmds = k;
 	s->asked = k;
 	s->wbusy = s->rbusy = true;
@@ -675,8 +676,7 @@ err:
 	return r;
 }
 
-int ioasfs_batch_reap(struct ioasfs_batch *b, struct ioasfs_cqe *cqes, unsigned max,
-		      unsigned min)
+int ioasfs_batch_reap(struct ioasfs_batch *b, struct ioasfs_cqe *cqes, unsigned max, unsigned min)
 {
 	unsigned n = 0;
 	int r;

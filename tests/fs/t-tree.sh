@@ -4,7 +4,7 @@
 . "${TESTLIB:-$(dirname "$0")/lib.sh}" || exit 99
 
 mount_ioasfs || finish
-expect_eq "root listing" "$(ls "$M" | tr '\n' ' ')" "devices errors ioas platform sources status "
+expect_eq "root listing" "$(ls "$M" | tr '\n' ' ')" "devices errors ioas platform save sources status "
 expect_match "status names the backend" "$M/status" "^backend sim$"
 expect_match "status names the platform" "$M/status" "^platform x86-vtd$"
 expect_match "status shows limits" "$M/status" "^limit_line_bytes 1024$"
