@@ -2,7 +2,8 @@
 # Sourced by contrib/check and contrib/quickstart: install the Debian packages ioasfs needs to
 # build, test and run, if any is missing. Debian 12 (bookworm) or later, as root.
 IOASFS_DEPS=(build-essential autoconf automake libtool pkg-config libfuse3-dev fuse3
-	liburing-dev check valgrind)
+	liburing-dev check valgrind
+	libjson-c-dev systemd) # save/restore; systemd-analyze for tests/fs/t-install.sh
 
 ioasfs_install_deps() {
 	local missing=() p

@@ -10,7 +10,7 @@
  * saves of the same configuration are byte-identical and a save diffs cleanly. Records are
  * serialized by json-c one per line; the lists of an IOAS's mappings and of a device's
  * reserved regions hold the very lines of its `mappings` and `reserved` files, as JSON
- * strings. That keeps a million mappings at about 60 bytes and one json-c string each (as
+ * strings. That keeps a million mappings at about 66 bytes and one json-c string each (as
  * objects they cost json-c about 1.2 KiB each to parse back), and `jq -r` of the list
  * prints the file.
  *
@@ -22,7 +22,11 @@
  * Locking (core.h): a save holds c->topo for reading throughout and each IOAS's mutex while
  * its windows, options and mappings are written; it calls no public core function, which
  * would take c->topo again (a second read lock on a writer-preferring rwlock deadlocks
- * behind a waiting writer). A restore runs before the mount and uses only public calls.
+ * behind a waiting writer). A restore runs before the mount and uses the public calls, but
+ * for one model-only step under the IOAS lock: telling a re-placed window it is `auto` again.
+ *
+ * core_backend_name() lives here for want of a place in core.c, which is not this file's to
+ * change; it belongs there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,9 +43,9 @@
 #include "core/core_int.h"
 #include "core/parse.h"
 
-#define JSON_FLAGS (JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
-#define SAVE_VERSION 1
-#define RESTORE_DEPTH 16 /* the format nests 5 deep */
+#define JSON_FLAGS    (JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define SAVE_VERSION  1
+#define RESTORE_DEPTH 16  /* the format nests 5 deep */
 #define MAP_LINE_MAX  256 /* "START-LAST PROT SOURCE+OFFSET" needs at most 128 */
 
 static const char *const prot_names[] = { "-", "r", "w", "rw" };
@@ -388,8 +392,8 @@ static void mark(struct restore *r)
  * A core call failed: "WHAT: EERRNO: REASON", the reason being the line the core wrote to
  * the error ring ("TIME PID restore: REASON"), or strerror when it wrote none.
  */
-__attribute__((format(printf, 3, 4))) static int failed(struct restore *r, int err,
-							const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int failed(struct restore *r, int err, const char *fmt,
+							...)
 {
 	char what[300], reason[CORE_ERROR_LEN];
 	unsigned seq = err_seq(r->c);
@@ -578,7 +582,8 @@ static int read_window(struct restore *r, struct json_object *v, const char *pat
 		if (w->size)
 			return bad(r, path, "\"state\": pending, but the size is set");
 	} else {
-		return bad(r, path, "\"state\": \"%.64s\" is not \"pending\" or \"active START-LAST\"",
+		return bad(r, path,
+			   "\"state\": \"%.64s\" is not \"pending\" or \"active START-LAST\"",
 			   state);
 	}
 	return 0;
@@ -743,8 +748,7 @@ static int build_window(struct restore *r, const char *ioas, const struct win_sp
 		e = core_window_store(c, &r->rq, ref, w->name, serial, CORE_WIN_PAGE_SIZE,
 				      w->page_size);
 	if (!e && w->levels != CORE_AUTO)
-		e = core_window_store(c, &r->rq, ref, w->name, serial, CORE_WIN_LEVELS,
-				      w->levels);
+		e = core_window_store(c, &r->rq, ref, w->name, serial, CORE_WIN_LEVELS, w->levels);
 	if (start == CORE_AUTO && w->placed)
 		start = w->a_start;
 	if (!e && start != CORE_AUTO)
@@ -778,8 +782,8 @@ static int build_device(struct restore *r, const struct dev_spec *d)
 	sbuf_init(&want);
 	e = core_device_show_reserved(c, d->name, serial, &have);
 	for (unsigned i = 0; i < d->n_resv; i++)
-		sbuf_printf(&want, ADDR_FMT "-" ADDR_FMT " %s\n", d->resv[i].start,
-			    d->resv[i].last, d->resv[i].kind);
+		sbuf_printf(&want, ADDR_FMT "-" ADDR_FMT " %s\n", d->resv[i].start, d->resv[i].last,
+			    d->resv[i].kind);
 	if (!e)
 		e = have.err ? have.err : want.err;
 	if (!e && (have.len != want.len || (have.len && strcmp(have.buf, want.buf))))
@@ -1085,7 +1089,10 @@ int core_restore(struct core *c, const char *file, char *err, size_t errlen)
 		.file = file,
 		.err = err,
 		.errlen = errlen,
-		.rq = { .pid = getpid(), .uid = geteuid(), .gid = getegid(), .path = "restore",
+		.rq = { .pid = getpid(),
+			.uid = geteuid(),
+			.gid = getegid(),
+			.path = "restore",
 			.quiet = true },
 	};
 	struct json_tokener *tok = NULL;
@@ -1126,8 +1133,8 @@ int core_restore(struct core *c, const char *file, char *err, size_t errlen)
 	end += strspn(buf + end, " \t\r\n");
 	if (end < len) {
 		where(buf, end, pos, sizeof(pos));
-		snprintf(err, errlen, "%s: not JSON: %s: data after the end of the document",
-			 file, pos);
+		snprintf(err, errlen, "%s: not JSON: %s: data after the end of the document", file,
+			 pos);
 		e = -EINVAL;
 		goto out;
 	}
