@@ -263,7 +263,7 @@ void core_show_status(struct core *c, struct sbuf *sb)
 	sbuf_printf(sb, "version %s\n", PACKAGE_VERSION);
 	sbuf_printf(sb, "backend %s\n", c->be->ops->name);
 	sbuf_printf(sb, "platform %s\n", c->plat.name);
-	sbuf_printf(sb, "map_file %s\n", c->be->ops->map_file ? "yes" : "no");
+	sbuf_printf(sb, "map_file %s\n", c->be->ops->map_file ? "yes" : "no (sim backend)");
 	sbuf_printf(sb, "limit_name %d\n", CORE_NAME_MAX);
 	sbuf_printf(sb, "limit_ioas %d\n", CORE_MAX_IOAS);
 	sbuf_printf(sb, "limit_devices %d\n", CORE_MAX_DEVICES);
@@ -1674,11 +1674,6 @@ int core_window_store(struct core *c, const struct core_req *rq, struct core_ioa
 		}
 		nw.levels = val;
 		break;
-	}
-	if (nw.start == w->start && nw.size == w->size && nw.page_size == w->page_size &&
-	    nw.levels == w->levels) {
-		ret = 0; /* writing the value a window already has changes nothing */
-		goto out;
 	}
 	if (nw.start == w->start && nw.size == w->size && nw.page_size == w->page_size &&
 	    nw.levels == w->levels) {
