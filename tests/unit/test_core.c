@@ -1587,7 +1587,7 @@ START_TEST(test_status_alignment_options)
 	core_show_status(c, &sb);
 	t = keep(sb_take(&sb));
 	ck_assert_msg(strstr(t, "version 0.") && strstr(t, "\nbackend sim\n") &&
-			  strstr(t, "\nplatform arm-smmuv3\n") && strstr(t, "\nmap_file no\n") &&
+			  strstr(t, "\nplatform arm-smmuv3\n") && strstr(t, "\nmap_file no (sim backend)\n") &&
 			  strstr(t, "\nlimit_name 63\n") && strstr(t, "\nlimit_windows 64\n"),
 		      "status:\n%s", t);
 	ck_assert_str_eq(core_platform(c)->name, "arm-smmuv3");
