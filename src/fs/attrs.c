@@ -488,10 +488,44 @@ static void *scratch(void **p, size_t *cap, size_t n, size_t sz)
 }
 
 /*
- * A write of commands. Everything runs under the session lock: one write at a time keeps a
- * session's completions in command order, and the scratch buffers are the session's, so the
- * hot path allocates nothing (a 1 MiB malloc per write would be an mmap, page faults and
- * page clearing each time).
+ * Make room for count more completions (fh->lock held). ENOBUFS, not EAGAIN, when the queue
+ * would overflow: the kernel retries a regular file's EAGAIN by itself under io_uring, which
+ * would spin. Logged once until the session reads.
+ */
+static int cq_reserve(struct fs *fs, struct fh *fh, struct core_req *rq, unsigned count)
+{
+	size_t cap;
+	struct ioasfs_cqe *q;
+
+	if (fh->cq_len + count > IOASFS_BATCH_MAX_CQES) {
+		if (!fh->cq_full_logged)
+			core_error(fs->core, rq, "batch: %zu completions unread; read them first",
+				   fh->cq_len);
+		fh->cq_full_logged = true;
+		return -ENOBUFS;
+	}
+	if (fh->cq_len + count <= fh->cq_cap)
+		return 0;
+	for (cap = fh->cq_cap ? fh->cq_cap : 1024; cap < fh->cq_len + count;)
+		cap *= 2;
+	q = malloc(cap * sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	for (size_t i = 0; i < fh->cq_len; i++)
+		q[i] = fh->cq[(fh->cq_head + i) & (fh->cq_cap - 1)];
+	free(fh->cq);
+	fh->cq = q;
+	fh->cq_head = 0;
+	fh->cq_cap = cap;
+	return 0;
+}
+
+/*
+ * A write of commands. Writes of one session run one at a time (fh->exec), which keeps its
+ * completions in command order and lets the session's scratch buffers serve every write (the
+ * hot path allocates nothing). The completion queue has its own lock (fh->lock), held only to
+ * reserve room and to append: a READ of the previous pair's completions must not wait for
+ * this write's commands to run, or the pairs in flight would not overlap.
  */
 static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
 		       const char *data, size_t len)
@@ -499,6 +533,7 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 	struct core_ioas_ref ref = { n->ioas, n->ioas_serial };
 	unsigned count = len / sizeof(struct ioasfs_cmd);
 	const struct ioasfs_cmd *cmds = (const void *)data;
+	bool convert = __BYTE_ORDER != __LITTLE_ENDIAN || ((uintptr_t)data & 7);
 	struct ioasfs_cmd *host = NULL;
 	struct ioasfs_cqe *out;
 	char why[160];
@@ -509,11 +544,11 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 			   len, IOASFS_BATCH_MAX_CMDS, sizeof(struct ioasfs_cmd));
 		return -EINVAL;
 	}
-	pthread_mutex_lock(&fh->lock);
+	pthread_mutex_lock(&fh->exec);
 	out = scratch((void **)&fh->out, &fh->out_cap, count, sizeof(*out));
-	if (__BYTE_ORDER != __LITTLE_ENDIAN || ((uintptr_t)data & 7))
+	if (convert)
 		host = scratch((void **)&fh->host, &fh->host_cap, count, sizeof(*host));
-	if (!out || (!host && (__BYTE_ORDER != __LITTLE_ENDIAN || ((uintptr_t)data & 7)))) {
+	if (!out || (convert && !host)) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -524,39 +559,18 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 		core_error(fs->core, rq, "batch rejected whole: %s", why);
 		goto out;
 	}
-	/*
-	 * ENOBUFS, not EAGAIN: the kernel retries a regular file's EAGAIN by itself under
-	 * io_uring, which would spin. Logged once until the session reads.
-	 */
-	if (fh->rdwr && fh->cq_len + count > IOASFS_BATCH_MAX_CQES) {
-		if (!fh->cq_full_logged)
-			core_error(fs->core, rq, "batch: %zu completions unread; read them first",
-				   fh->cq_len);
-		fh->cq_full_logged = true;
-		r = -ENOBUFS;
-		goto out;
-	}
-	if (fh->rdwr && fh->cq_len + count > fh->cq_cap) {
-		size_t cap = fh->cq_cap ? fh->cq_cap : 1024;
-		struct ioasfs_cqe *q;
-
-		while (cap < fh->cq_len + count)
-			cap *= 2;
-		q = malloc(cap * sizeof(*q));
-		if (!q) {
-			r = -ENOMEM;
+	if (fh->rdwr) {
+		/* only writers (serialized by exec) add to the queue: room checked stays room */
+		pthread_mutex_lock(&fh->lock);
+		r = cq_reserve(fs, fh, rq, count);
+		pthread_mutex_unlock(&fh->lock);
+		if (r < 0)
 			goto out;
-		}
-		for (size_t i = 0; i < fh->cq_len; i++)
-			q[i] = fh->cq[(fh->cq_head + i) & (fh->cq_cap - 1)];
-		free(fh->cq);
-		fh->cq = q;
-		fh->cq_head = 0;
-		fh->cq_cap = cap;
 	}
 	r = core_batch(fs->core, rq, ref, host ? host : cmds, count, out);
 	/* a write-only handle can never read its completions: it keeps none */
-	if (r == 0 && fh->rdwr)
+	if (r == 0 && fh->rdwr) {
+		pthread_mutex_lock(&fh->lock);
 		for (unsigned i = 0; i < count; i++) {
 			/* cq_cap is a power of two */
 			struct ioasfs_cqe *q = &fh->cq[(fh->cq_head + fh->cq_len++) &
@@ -568,8 +582,10 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 			q->iova = htole64(out[i].iova);
 			q->length = htole64(out[i].length);
 		}
+		pthread_mutex_unlock(&fh->lock);
+	}
 out:
-	pthread_mutex_unlock(&fh->lock);
+	pthread_mutex_unlock(&fh->exec);
 	return r;
 }
 

@@ -814,6 +814,7 @@ static void fh_free(struct fs *fs, struct fh *fh)
 	free(fh->out);
 	free(fh->host);
 	pthread_mutex_destroy(&fh->lock);
+	pthread_mutex_destroy(&fh->exec);
 	free(fh);
 }
 
@@ -849,6 +850,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	sbuf_init(&fh->snap);
 	sbuf_init(&fh->results);
 	pthread_mutex_init(&fh->lock, NULL);
+	pthread_mutex_init(&fh->exec, NULL);
 	/* Keep the node alive while open: the kernel holds a lookup reference anyway. */
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = 1;

@@ -94,6 +94,7 @@ struct fh {
 	bool rendered;
 	struct sbuf results;
 	pthread_mutex_t lock;
+	pthread_mutex_t exec; /* batch: one write of a session at a time */
 	/* list attributes: what this handle has written so far */
 	size_t acc_len, acc_prev;
 	char acc[FS_ATTR_MAX];
