@@ -527,6 +527,22 @@ static char *child_path(const struct node *p, const char *name)
 	return s;
 }
 
+/*
+ * The preamble of the calls that change a directory: the parent must still stand for its
+ * object, and the request names parent/name in `errors`. 0 with *ret_path to free, or -errno.
+ */
+static int entry_req(fuse_req_t req, struct fs *fs, const struct node *p, const char *name,
+		     char **ret_path, struct core_req *rq)
+{
+	if (!p || !node_alive(fs, p))
+		return -ENOENT;
+	*ret_path = child_path(p, name);
+	if (!*ret_path)
+		return -ENOMEM;
+	make_req(req, *ret_path, rq);
+	return 0;
+}
+
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct fs *fs = FS(req);
@@ -537,12 +553,9 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	char *path;
 	int r;
 
-	if (!p || !node_alive(fs, p))
-		return (void)fuse_reply_err(req, ENOENT);
-	path = child_path(p, name);
-	if (!path)
-		return (void)fuse_reply_err(req, ENOMEM);
-	make_req(req, path, &rq);
+	r = entry_req(req, fs, p, name, &path, &rq);
+	if (r < 0)
+		return (void)fuse_reply_err(req, -r);
 	if (!container_kind(p->kind, &ok)) {
 		r = core_obj_create(fs->core, &rq, ok, name);
 	} else if (p->kind == N_WINDOWS) {
@@ -572,12 +585,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	char *path;
 	int r;
 
-	if (!p || !node_alive(fs, p))
-		return (void)fuse_reply_err(req, ENOENT);
-	path = child_path(p, name);
-	if (!path)
-		return (void)fuse_reply_err(req, ENOMEM);
-	make_req(req, path, &rq);
+	r = entry_req(req, fs, p, name, &path, &rq);
+	if (r < 0)
+		return (void)fuse_reply_err(req, -r);
 	if (!container_kind(p->kind, &ok)) {
 		uint64_t serial = 0;
 
@@ -636,12 +646,9 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
 	char *path;
 	int r, slot = -1;
 
-	if (!p || !node_alive(fs, p))
-		return (void)fuse_reply_err(req, ENOENT);
-	path = child_path(p, name);
-	if (!path)
-		return (void)fuse_reply_err(req, ENOMEM);
-	make_req(req, path, &rq);
+	r = entry_req(req, fs, p, name, &path, &rq);
+	if (r < 0)
+		return (void)fuse_reply_err(req, -r);
 	if (p->kind != N_DEVICE) {
 		core_error(fs->core, &rq, "links are made only as devices/D/ioas");
 		r = -EPERM;
@@ -729,12 +736,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	char *path;
 	int r;
 
-	if (!p || !node_alive(fs, p))
-		return (void)fuse_reply_err(req, ENOENT);
-	path = child_path(p, name);
-	if (!path)
-		return (void)fuse_reply_err(req, ENOMEM);
-	make_req(req, path, &rq);
+	r = entry_req(req, fs, p, name, &path, &rq);
+	if (r < 0)
+		return (void)fuse_reply_err(req, -r);
 	if (p->kind == N_DEVICE && !strcmp(name, "ioas")) {
 		r = core_device_detach(fs->core, &rq, p->ioas, p->ioas_serial);
 	} else if (p->kind == N_DEVICE && !pending_take(fs, p, name, NULL)) {
@@ -763,12 +767,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	char *path;
 	int r;
 
-	if (!p || !node_alive(fs, p))
-		return (void)fuse_reply_err(req, ENOENT);
-	path = child_path(p, newname);
-	if (!path)
-		return (void)fuse_reply_err(req, ENOMEM);
-	make_req(req, path, &rq);
+	r = entry_req(req, fs, p, newname, &path, &rq);
+	if (r < 0)
+		return (void)fuse_reply_err(req, -r);
 	if (p->kind != N_DEVICE || parent != newparent || strcmp(newname, "ioas") ||
 	    (flags & ~RENAME_NOREPLACE)) {
 		core_error(fs->core, &rq, "only a link renamed onto devices/D/ioas can move");
