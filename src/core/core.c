@@ -931,6 +931,27 @@ static void map_failure(struct core *c, struct ioas *io, const struct core_req *
 }
 
 /*
+ * A mapping is inside a window or outside every window, never across an edge: the same rule
+ * that refuses a window cutting a mapping (window_over_mappings). Fills the reason.
+ */
+static bool crosses_window_edge(struct ioas *io, uint64_t s, uint64_t l, char *why, size_t len)
+{
+	struct list *p;
+
+	list_for_each (p, &io->windows) {
+		struct window *w = list_entry(p, struct window, o.link);
+
+		if (w->active && ranges_intersect(s, l, w->a_start, w->a_last) &&
+		    (s < w->a_start || l > w->a_last)) {
+			snprintf(why, len, "crosses the edge of window %s 0x%" PRIx64 "-0x%" PRIx64,
+				 w->o.name, w->a_start, w->a_last);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * Map with io locked (and topo read). *hint caches the last source looked up, so a batch of
  * maps from one source does not search the source list each time.
  */
@@ -956,7 +977,8 @@ static int ioas_map(struct core *c, struct ioas *io, const struct core_req *rq,
 		ret = -EINVAL;
 		goto out;
 	}
-	if (m->length && (m->offset > s->size || m->length > s->size - m->offset)) {
+	/* an offset past the end is refused whatever the length: no pointer is made to it */
+	if (m->offset > s->size || m->length > s->size - m->offset) {
 		ioas_error(c, io, rq,
 			   "offset 0x%" PRIx64 " + length 0x%" PRIx64
 			   " is beyond the end of source %s (size 0x%" PRIx64 ")",
@@ -975,7 +997,8 @@ static int ioas_map(struct core *c, struct ioas *io, const struct core_req *rq,
 		uint64_t last = m->iova + m->length - 1;
 
 		if (outside_aperture(c, m->iova, last, why, sizeof(why)) ||
-		    crosses_reserved(c, io, NULL, m->iova, last, why, sizeof(why))) {
+		    crosses_reserved(c, io, NULL, m->iova, last, why, sizeof(why)) ||
+		    crosses_window_edge(io, m->iova, last, why, sizeof(why))) {
 			ioas_error(c, io, rq, "map 0x%" PRIx64 "-0x%" PRIx64 " %s", m->iova, last,
 				   why);
 			ret = -EINVAL;
@@ -1180,7 +1203,8 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 	}
 	if (fixed && length && dst_iova + (length - 1) >= dst_iova &&
 	    (outside_aperture(c, dst_iova, dst_iova + length - 1, why, sizeof(why)) ||
-	     crosses_reserved(c, io, NULL, dst_iova, dst_iova + length - 1, why, sizeof(why)))) {
+	     crosses_reserved(c, io, NULL, dst_iova, dst_iova + length - 1, why, sizeof(why)) ||
+	     crosses_window_edge(io, dst_iova, dst_iova + length - 1, why, sizeof(why)))) {
 		ioas_error(c, io, rq, "copy to 0x%" PRIx64 "-0x%" PRIx64 " %s", dst_iova,
 			   dst_iova + length - 1, why);
 		return -EINVAL;

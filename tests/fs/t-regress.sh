@@ -45,6 +45,12 @@ expect "a window covering it" ok write "$M/ioas/vm/windows/w/size" "2G"
 expect "writing the value it has, with mappings inside" ok write "$M/ioas/vm/windows/w/size" "2G"
 expect "changing it, with mappings inside" EBUSY write "$M/ioas/vm/windows/w/size" "4G"
 
+# ---- and a fixed map may not cross a window's edge either (found by fuzz_core)
+expect "a fixed map across the window's end" EINVAL write "$M/ioas/vm/map" "0x7ff00000 2M buf"
+expect_error "names the window" "map 0x7ff00000-0x800fffff crosses the edge of window w 0x0-0x7fffffff"
+expect "an offset far past the source's end, length 0" EINVAL write "$M/ioas/vm/map" \
+	"0x10000000 0 buf+0xffffffffffff0000"
+
 # ---- devices/D/reserved is shown sorted and its kinds are words
 printf '0x9000-0x9fff b\n0x1000-0x1fff a\n' >"$M/devices/y/reserved"
 expect_file "reserved regions sorted" "$M/devices/y/reserved" \
