@@ -931,24 +931,31 @@ static void map_failure(struct core *c, struct ioas *io, const struct core_req *
 }
 
 /*
- * A mapping is inside a window or outside every window, never across an edge: the same rule
- * that refuses a window cutting a mapping (window_over_mappings). Fills the reason.
+ * A mapping is inside the active windows or outside all of them, never across an edge: the
+ * same rule that refuses a window cutting a mapping (window_over_mappings). Windows that touch
+ * count as one range, as the kernel's allocator spans adjacent allowed ranges. Fills the
+ * reason.
  */
 static bool crosses_window_edge(struct ioas *io, uint64_t s, uint64_t l, char *why, size_t len)
 {
-	struct list *p;
+	struct rset w;
+	bool crosses = false;
 
-	list_for_each (p, &io->windows) {
-		struct window *w = list_entry(p, struct window, o.link);
+	ioas_window_ranges(io, &w);
+	for (unsigned i = 0; i < w.n && !crosses; i++) {
+		uint64_t a = w.r[i].start, b = w.r[i].last;
 
-		if (w->active && ranges_intersect(s, l, w->a_start, w->a_last) &&
-		    (s < w->a_start || l > w->a_last)) {
-			snprintf(why, len, "crosses the edge of window %s 0x%" PRIx64 "-0x%" PRIx64,
-				 w->o.name, w->a_start, w->a_last);
-			return true;
+		/* merge the windows that touch this one */
+		while (i + 1 < w.n && b != UINT64_MAX && w.r[i + 1].start == b + 1)
+			b = w.r[++i].last;
+		if (ranges_intersect(s, l, a, b) && (s < a || l > b)) {
+			snprintf(why, len, "crosses the edge of the windows at 0x%" PRIx64 "-0x%" PRIx64,
+				 a, b);
+			crosses = true;
 		}
 	}
-	return false;
+	rset_free(&w);
+	return crosses;
 }
 
 /*

@@ -47,7 +47,7 @@ expect "changing it, with mappings inside" EBUSY write "$M/ioas/vm/windows/w/siz
 
 # ---- and a fixed map may not cross a window's edge either (found by fuzz_core)
 expect "a fixed map across the window's end" EINVAL write "$M/ioas/vm/map" "0x7ff00000 2M buf"
-expect_error "names the window" "map 0x7ff00000-0x800fffff crosses the edge of window w 0x0-0x7fffffff"
+expect_error "names the windows" "map 0x7ff00000-0x800fffff crosses the edge of the windows at 0x0-0x7fffffff"
 expect "an offset far past the source's end, length 0" EINVAL write "$M/ioas/vm/map" \
 	"0x10000000 0 buf+0xffffffffffff0000"
 

@@ -276,26 +276,36 @@ static void check_name(const char *s, size_t len)
 	CHECK(valid_name(s) == ref);
 }
 
-static void check_errno_name(const uint8_t *data, size_t size)
+static void check_one_errno(int e)
 {
-	int e = 0;
-	const char *n;
+	const char *n = errno_name(e);
 
-	memcpy(&e, data, size < sizeof(e) ? size : sizeof(e));
-	n = errno_name(e);
 	CHECK(n && n[0] == 'E');
 	if (e != INT_MIN)
 		CHECK(!strcmp(n, errno_name(-e)));
 }
 
+/* The first bytes as an int, and the selector byte as a small one (the names that exist). */
+static void check_errno_name(uint8_t sel, const uint8_t *data, size_t size)
+{
+	int e = 0;
+
+	memcpy(&e, data, size < sizeof(e) ? size : sizeof(e));
+	check_one_errno(e);
+	check_one_errno((int8_t)sel);
+	check_one_errno(INT_MIN);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t len, slen, bufsz;
+	uint8_t sel;
 	int max;
 	char *s;
 
 	if (size < 1)
 		return 0;
+	sel = data[0];
 	max = data[0] % (MAX_WORDS + 1);
 	bufsz = data[0] >> 2; /* 0..63: exercises "does not fit" too */
 	data++;
@@ -314,9 +324,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_split(s, slen, max);
 	check_name(s, slen);
 	check_attr_input(data, len, bufsz);
-	check_errno_name(data, size);
-	/* NULL and an empty string are refused, not dereferenced */
+	check_errno_name(sel, data, size);
+	/* NULL is refused, not dereferenced */
 	CHECK(parse_u64(NULL, NULL) == -EINVAL);
+	CHECK(parse_size(NULL, NULL) == -EINVAL);
+	CHECK(parse_range(NULL, NULL, NULL) == -EINVAL);
+	CHECK(split_words(NULL, NULL, 0) == -EINVAL);
 	free(s);
 	return 0;
 }

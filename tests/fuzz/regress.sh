@@ -43,7 +43,7 @@ for h in "$@"; do
 			echo "FAIL  $h $(basename "$input")"
 			# the reason and the project's frames of the stack
 			printf '%s\n' "$out" |
-				grep -E 'ERROR|runtime error|invariant|SUMMARY|^ *#[0-9]+ .* (src|tests)/' |
+				grep -E 'ERROR|runtime error|invariant|SUMMARY|^ *#[0-9]+ .*/(src|tests)/' |
 				head -n 12 | sed 's/^/      /'
 		fi
 	done
