@@ -1974,6 +1974,13 @@ int core_device_store_reserved(struct core *c, const struct core_req *rq, const 
 				goto out;
 			}
 	for (unsigned i = 0; i < num; i++)
+		if (!regions[i].kind[0]) {
+			core_error(c, rq, "reserved 0x%" PRIx64 "-0x%" PRIx64 ": a KIND is required",
+				   regions[i].start, regions[i].last);
+			r = -EINVAL;
+			goto out;
+		}
+	for (unsigned i = 0; i < num; i++)
 		for (const char *k = regions[i].kind; *k; k++)
 			if (!isalnum((unsigned char)*k) && !strchr("_-.", *k)) {
 				core_error(c, rq, "reserved kind '%s': use letters, digits, _ - .",
