@@ -802,8 +802,42 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fuse_reply_err(req, EPERM);
 }
 
+/*
+ * Open handles are listed so that the ones the kernel never released (a lazy unmount while a
+ * process holds a file) are freed when the daemon stops, not leaked.
+ */
+static void fh_track(struct fs *fs, struct fh *fh)
+{
+	pthread_mutex_lock(&fs->lock);
+	fh->prev_open = NULL;
+	fh->next_open = fs->open;
+	if (fs->open)
+		fs->open->prev_open = fh;
+	fs->open = fh;
+	pthread_mutex_unlock(&fs->lock);
+}
+
+static void fh_untrack(struct fs *fs, struct fh *fh)
+{
+	pthread_mutex_lock(&fs->lock);
+	if (fh->prev_open)
+		fh->prev_open->next_open = fh->next_open;
+	else if (fs->open == fh)
+		fs->open = fh->next_open;
+	if (fh->next_open)
+		fh->next_open->prev_open = fh->prev_open;
+	fh->prev_open = fh->next_open = NULL;
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static void fh_free(struct fs *fs, struct fh *fh)
 {
+	fh_untrack(fs, fh);
+	if (fh->dir) {
+		free(fh->entries);
+		free(fh);
+		return;
+	}
 	if (fh->n->attr->session) {
 		pthread_mutex_lock(&fs->lock);
 		fs->sessions--;
@@ -852,6 +886,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	sbuf_init(&fh->results);
 	pthread_mutex_init(&fh->lock, NULL);
 	pthread_mutex_init(&fh->exec, NULL);
+	fh_track(fs, fh);
 	/* Keep the node alive while open: the kernel holds a lookup reference anyway. */
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = 1;
@@ -1088,6 +1123,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (!fh)
 		return (void)fuse_reply_err(req, ENOMEM);
 	fh->n = n;
+	fh->dir = true;
 	add_entry(fh, &cap, ".", S_IFDIR);
 	add_entry(fh, &cap, "..", S_IFDIR);
 	for (a = fs_attrs(n->kind); a && a->name; a++)
@@ -1121,10 +1157,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return (void)fuse_reply_err(req, -r);
 	}
 	fi->fh = (uintptr_t)fh;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		free(fh->entries);
-		free(fh);
-	}
+	fh_track(fs, fh);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		fh_free(fs, fh);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -1154,10 +1189,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
-
-	free(fh->entries);
-	free(fh);
+	fh_free(FS(req), (struct fh *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -1235,6 +1267,8 @@ int fs_init(struct fs *fs, struct core *core, const char *mountpoint)
 
 void fs_fini(struct fs *fs)
 {
+	while (fs->open)
+		fh_free(fs, fs->open);
 	if (fs->by_ino) {
 		for (size_t i = 0; i < N_BUCKETS; i++)
 			while (fs->by_ino[i])

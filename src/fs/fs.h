@@ -89,6 +89,8 @@ struct node {
 
 struct fh {
 	struct node *n;
+	struct fh *prev_open, *next_open; /* fs->open: freed at unmount if never released */
+	bool dir;
 	bool rdwr;	  /* command files: record results */
 	struct sbuf snap; /* rendered attribute */
 	bool rendered;
@@ -136,6 +138,7 @@ struct fs {
 	struct node **by_ino, **by_path;
 	struct pending_link pending[FS_PENDING_LINKS];
 	unsigned sessions;   /* open batch handles, under lock */
+	struct fh *open;     /* every open file and directory, under lock */
 	char uring_cmd[128]; /* what the start-up probe found */
 };
 
