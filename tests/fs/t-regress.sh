@@ -87,25 +87,21 @@ else
 fi
 # ---- the fstab type itself: mount -t fuse.ioasfs finds the program on mount's own PATH
 # (/usr/local/sbin first), so the test puts a link there for the run if none is installed
-if [ ! -e /usr/local/sbin/ioasfs ] && [ -w /usr/local/sbin ]; then
+mount_type() {
+	if mount -t fuse.ioasfs ioasfs "$M" -o platform=arm-smmuv3 2>"$WORK/mount.err"; then
+		expect_match "mount -t fuse.ioasfs ioasfs MNT -o platform=arm-smmuv3 ($1)" \
+			"$M/status" "^platform arm-smmuv3$"
+		fusermount3 -u "$M"
+	else
+		fail "mount -t fuse.ioasfs: $(cat "$WORK/mount.err")"
+	fi
+}
+if [ -e /usr/local/sbin/ioasfs ]; then
+	mount_type "the installed program"
+elif [ -w /usr/local/sbin ]; then
 	ln -s "$IOASFS_BIN" /usr/local/sbin/ioasfs
-	if mount -t fuse.ioasfs ioasfs "$M" -o platform=arm-smmuv3 2>"$WORK/mount.err"; then
-		expect_match "mount -t fuse.ioasfs ioasfs MNT -o platform=arm-smmuv3" "$M/status" \
-			"^platform arm-smmuv3$"
-		fusermount3 -u "$M"
-	else
-		fail "mount -t fuse.ioasfs: $(cat "$WORK/mount.err")"
-	fi
+	mount_type "this build"
 	rm -f /usr/local/sbin/ioasfs
-elif [ -e /usr/local/sbin/ioasfs ]; then
-	log "mount -t fuse.ioasfs: an installed /usr/local/sbin/ioasfs exists; using it"
-	if mount -t fuse.ioasfs ioasfs "$M" -o platform=arm-smmuv3 2>"$WORK/mount.err"; then
-		expect_match "mount -t fuse.ioasfs (installed program)" "$M/status" \
-			"^platform arm-smmuv3$"
-		fusermount3 -u "$M"
-	else
-		fail "mount -t fuse.ioasfs: $(cat "$WORK/mount.err")"
-	fi
 else
 	fail "mount -t fuse.ioasfs: /usr/local/sbin is not writable, cannot put ioasfs on mount's PATH"
 fi
