@@ -95,6 +95,21 @@ static int inproc(unsigned n)
 	return 0;
 }
 
+/* A core on the sim backend (x86-vtd) with IOAS "vm" and a one-page anon source "buf". */
+static void core_setup(struct platform *plat, struct backend **be, struct core **c)
+{
+	struct core_req rq = { .path = "/bench", .quiet = true };
+	int r;
+
+	platform_builtin("x86-vtd", plat);
+	if ((r = sim_backend_create(plat, be)) < 0 || (r = core_create(*be, plat, c)) < 0)
+		die("setup", r);
+	if ((r = core_obj_create(*c, &rq, CORE_IOAS, "vm")) < 0 ||
+	    (r = core_obj_create(*c, &rq, CORE_SOURCE, "buf")) < 0 ||
+	    (r = core_source_set(*c, &rq, "buf", 0, true, PAGE, NULL)) < 0)
+		die("objects", r);
+}
+
 static int corebatch(unsigned n)
 {
 	struct core_req rq = { .path = "/bench", .quiet = true };
@@ -107,13 +122,7 @@ static int corebatch(unsigned n)
 	double best = 1e30;
 	int r;
 
-	platform_builtin("x86-vtd", &plat);
-	if ((r = sim_backend_create(&plat, &be)) < 0 || (r = core_create(be, &plat, &c)) < 0)
-		die("setup", r);
-	if ((r = core_obj_create(c, &rq, CORE_IOAS, "vm")) < 0 ||
-	    (r = core_obj_create(c, &rq, CORE_SOURCE, "buf")) < 0 ||
-	    (r = core_source_set(c, &rq, "buf", 0, true, PAGE, NULL)) < 0)
-		die("objects", r);
+	core_setup(&plat, &be, &c);
 	for (int k = 0; k < 8; k++) {
 		double t0 = now_ns();
 
@@ -167,13 +176,7 @@ static void scale_run(unsigned pop, unsigned ops, bool random_order, struct scal
 	double t0;
 	int r;
 
-	platform_builtin("x86-vtd", &plat);
-	if ((r = sim_backend_create(&plat, &be)) < 0 || (r = core_create(be, &plat, &c)) < 0)
-		die("setup", r);
-	if ((r = core_obj_create(c, &rq, CORE_IOAS, "vm")) < 0 ||
-	    (r = core_obj_create(c, &rq, CORE_SOURCE, "buf")) < 0 ||
-	    (r = core_source_set(c, &rq, "buf", 0, true, PAGE, NULL)) < 0)
-		die("objects", r);
+	core_setup(&plat, &be, &c);
 	for (unsigned i = 0; i < pop; i++) {
 		m.iova = PAGE + i * PAGE;
 		if ((r = core_map(c, &rq, ref, &m, &iova)) < 0)
