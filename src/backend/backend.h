@@ -111,6 +111,12 @@ struct backend_ops {
 	/* Sim only (NULL on kernel): replace a device's reserved regions; -EBUSY while attached. */
 	int (*device_set_reserved)(struct backend *be, uint32_t dev_id,
 				   const struct platform_range *regions, uint32_t num);
+	/*
+	 * Kernel only (NULL on sim, whose platform is the profile it was created with): the
+	 * geometry the bound devices report, for the core to check windows against. Called after
+	 * every bind and unbind.
+	 */
+	void (*platform)(struct backend *be, struct platform *ret);
 };
 
 struct backend {

@@ -377,6 +377,13 @@ void core_destroy(struct core *c)
 
 /* ---------------------------------------------------------------- geometry */
 
+/* The kernel backend's platform is what its bound devices report: re-read it (topo held). */
+static void refresh_platform(struct core *c)
+{
+	if (c->be->ops->platform)
+		c->be->ops->platform(c->be, &c->plat);
+}
+
 /* Apertures minus the platform's reserved ranges and those of devices attached to io. */
 static void ioas_base_ranges(struct core *c, struct ioas *io, const struct device *extra,
 			     struct rset *s)
@@ -576,6 +583,7 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 		}
 		d->n_resv = n;
 		o = &d->o;
+		refresh_platform(c);
 	} else {
 		struct source *s = calloc(1, sizeof(*s));
 
@@ -650,6 +658,8 @@ int core_obj_remove(struct core *c, const struct core_req *rq, enum core_obj kin
 	list_del(&o->link);
 	c->n_objs[kind]--;
 	obj_free(c, kind, o);
+	if (kind == CORE_DEVICE)
+		refresh_platform(c);
 out:
 	pthread_rwlock_unlock(&c->topo);
 	return r;

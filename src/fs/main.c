@@ -14,6 +14,7 @@
 #include <liburing.h>
 #include <unistd.h>
 
+#include "backend/kernel.h"
 #include "fs/fs.h"
 
 struct options {
@@ -138,18 +139,22 @@ static int choose_backend(const struct options *o, struct platform *plat, struct
 		fprintf(stderr, "ioasfs: backend=%s: expected kernel or sim\n", o->backend);
 		return -EINVAL;
 	}
-	if (!o->backend) {
-		int fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-
-		if (fd >= 0) {
-			close(fd);
-			fprintf(stderr, "ioasfs: /dev/iommu is present but this build has only the "
-					"sim backend; using sim\n");
+	if (!o->backend || !strcmp(o->backend, "kernel")) {
+		r = kernel_backend_create(NULL, NULL, ret);
+		if (r == 0) {
+			if (o->platform) {
+				fprintf(stderr, "ioasfs: platform= is for the sim backend; the kernel "
+						"backend reports the platform of its devices\n");
+				(*ret)->ops->close(*ret);
+				return -EINVAL;
+			}
+			(*ret)->ops->platform(*ret, plat);
+			return 0;
 		}
-	} else if (!strcmp(o->backend, "kernel")) {
-		fprintf(stderr, "ioasfs: backend=kernel is not in this build (only sim); "
-				"see ioasfs(8)\n");
-		return -EOPNOTSUPP;
+		if (o->backend) {
+			fprintf(stderr, "ioasfs: backend=kernel: /dev/iommu: %s\n", strerror(-r));
+			return r;
+		}
 	}
 	r = platform_load(o->platform ? o->platform : "x86-vtd", plat, err, sizeof(err));
 	if (r < 0) {
