@@ -348,6 +348,23 @@ static int link_target(struct fs *fs, const struct node *n, char *buf, size_t le
 	return -ENOENT;
 }
 
+/*
+ * A listing file (errors, mappings, save) reports the length of what a read would return
+ * now. Size 0 as procfs has would be simpler, but FUSE serves sendfile(2) and splice(2) from
+ * the page cache up to st_size whatever direct_io says, so busybox cat (which uses sendfile)
+ * would print nothing; the exact length also lets tail(1) seek to the real end.
+ */
+static uint64_t stream_size(struct fs *fs, const struct node *n)
+{
+	struct sbuf sb;
+	uint64_t len;
+
+	sbuf_init(&sb);
+	len = n->attr->show(fs, (struct node *)n, &sb) < 0 || sb.err ? 0 : sb.len;
+	sbuf_free(&sb);
+	return len;
+}
+
 static void fill_stat(struct fs *fs, const struct node *n, struct stat *st)
 {
 	char target[PATH_MAX];
@@ -362,7 +379,7 @@ static void fill_stat(struct fs *fs, const struct node *n, struct stat *st)
 	case N_ATTR:
 		st->st_mode = S_IFREG | n->attr->mode;
 		st->st_nlink = 1;
-		st->st_size = n->attr->st_size == FS_SIZE_STREAM ? 0
+		st->st_size = n->attr->st_size == FS_SIZE_STREAM ? stream_size(fs, n)
 			      : n->attr->st_size		 ? n->attr->st_size
 								 : 4096;
 		break;

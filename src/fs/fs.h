@@ -64,7 +64,7 @@ struct attr_def {
 	size_t (*read)(struct fs *fs, struct fh *fh, char *buf, size_t size);
 	/* close(2) of a handle (FLUSH): finish what the writes left pending. */
 	int (*flush)(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq);
-	uint64_t st_size; /* 0: 4096, like sysfs; FS_SIZE_STREAM: 0, like procfs */
+	uint64_t st_size; /* 0: 4096, like sysfs; FS_SIZE_STREAM: the current length */
 	bool session;	  /* each handle is a counted batch session */
 	bool creds;	  /* the store opens files: give it the caller's groups too */
 	bool multiline;	  /* the value may span lines (a list) */

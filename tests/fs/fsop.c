@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -152,7 +153,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: fsop write|rdwr FILE DATA | writes FILE DATA... | writeat OFF FILE DATA\n"
-		"       | read|create FILE\n"
+		"       | read|create|sendfile FILE\n"
 		"       | truncate FILE LEN | mkdir|rmdir|unlink PATH\n"
 		"       | symlink TARGET LINKPATH | rename OLD NEW\n");
 	return 2;
@@ -228,6 +229,25 @@ static int file_op(const char *op, int argc, char **argv)
 	return flush_stdout();
 }
 
+/* sendfile FILE: the file's bytes as sendfile(2) delivers them (as busybox cat reads). */
+static int sendfile_op(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0) {
+		fail(errno);
+		printf("%s\n", status);
+		return flush_stdout();
+	}
+	fflush(stdout);
+	do
+		n = sendfile(STDOUT_FILENO, fd, NULL, 1 << 24);
+	while (n > 0);
+	close(fd);
+	return n < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *op = argc > 1 ? argv[1] : "";
@@ -237,6 +257,8 @@ int main(int argc, char **argv)
 	if (!strcmp(op, "write") || !strcmp(op, "rdwr") || !strcmp(op, "writeat") ||
 	    !strcmp(op, "read") || !strcmp(op, "create") || !strcmp(op, "writes"))
 		return file_op(op, argc, argv);
+	if (!strcmp(op, "sendfile") && argc == 3)
+		return sendfile_op(argv[2]);
 	if (!strcmp(op, "truncate") && argc == 4 && !parse_off(argv[3], &len)) {
 		r = truncate(argv[2], len);
 	} else if (!strcmp(op, "mkdir") && argc == 3) {

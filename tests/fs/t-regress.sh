@@ -65,6 +65,19 @@ expect_eq "tail -n 1 errors is the newest line" "$(tail -n 1 "$M/errors" | sed '
 expect_eq "the ring keeps 256 lines" "$(wc -l <"$M/errors")" "256"
 expect_match "the newest is last" "$M/errors" "/ioas/vm/map: line 1: .*$"
 expect_eq "and it is bogus300's" "$(grep -c "bogus300" "$M/errors")" "0"
+# listing files report their current length: sendfile(2) (busybox cat) reads them whole
+expect_eq "errors through sendfile(2) = through read(2)" \
+	"$("$FSOP" sendfile "$M/errors" | md5sum)" "$(md5sum <"$M/errors")"
+expect_eq "st_size of errors is its length" "$(stat -c %s "$M/errors")" "$(wc -c <"$M/errors")"
+mkdir "$M/sources/s1" && printf 'anon 1M\n' >"$M/sources/s1/path"
+n=$(wc -l <"$M/ioas/vm/mappings")
+printf 'auto 64K s1\nauto 4K s1\n' >"$M/ioas/vm/map"
+expect_eq "mappings through sendfile(2) has the new lines" \
+	"$("$FSOP" sendfile "$M/ioas/vm/mappings" | wc -l)" "$((n + 2))"
+expect_eq "mappings through sendfile(2) = through read(2)" \
+	"$("$FSOP" sendfile "$M/ioas/vm/mappings" | md5sum)" "$(md5sum <"$M/ioas/vm/mappings")"
+expect_eq "save through sendfile(2) = through read(2)" \
+	"$("$FSOP" sendfile "$M/save" | md5sum)" "$(md5sum <"$M/save")"
 umount_ioasfs
 
 # ---- SIGTERM is a clean stop
