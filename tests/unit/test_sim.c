@@ -668,6 +668,35 @@ START_TEST(test_area_auto_iova)
 }
 END_TEST
 
+/*
+ * A hole (or allowed span) whose aligned start is its last byte is never used, since the
+ * 2025 overflow fix of iopt_alloc_iova (aligned_start >= last): a 1-byte map skips a 1-byte
+ * hole. Found by tests/conform against a 7.3 kernel (sim took 0x1000, the kernel 0x2001).
+ */
+START_TEST(test_auto_one_byte_hole)
+{
+	struct backend *be = sim_new(plat_flat);
+	uint32_t a = ioas_new(be);
+	uint64_t iova;
+
+	ck_assert_int_eq(map_fixed(be, a, BUF, 0x1000, 0x1001), 0); /* [0x1001, 0x2000] */
+	ck_assert_int_eq(map_fixed(be, a, BUF, 0x800, 0x2800), 0);  /* hole [0x2001, 0x27ff] */
+	ck_assert_int_eq(map_auto(be, a, BUF, 1, &iova), 0);
+	ck_assert_uint_eq(iova, 0x2001); /* not 0x1000, the last byte of the hole [PAGE, 0x1000] */
+	/* another 1-byte hole, [0x27ff, 0x27ff], is skipped too */
+	ck_assert_int_eq(map_fixed(be, a, BUF, 0x7fd, 0x2002), 0);
+	ck_assert_int_eq(map_auto(be, a, BUF, 1, &iova), 0);
+	ck_assert_uint_eq(iova, 0x3000);
+	/* the same rule for an allowed span of one byte */
+	ck_assert_uint_eq(unmap_all(be, a), 0x1000 + 0x800 + 1 + 0x7fd + 1);
+	ck_assert_int_eq(allow1(be, a, 0x5000, 0x5001), 0);
+	ck_assert_int_eq(map_auto(be, a, BUF, 1, &iova), 0);
+	ck_assert_uint_eq(iova, 0x5000);
+	ck_assert_int_eq(map_auto(be, a, BUF, 1, &iova), -ENOSPC); /* only 0x5001 is left */
+	sim_free(be);
+}
+END_TEST
+
 START_TEST(test_auto_alignment)
 {
 	struct backend *be = sim_new(plat_flat);
@@ -1610,6 +1639,7 @@ static Suite *sim_suite(void)
 	suite_add_tcase(s, map);
 
 	tcase_add_test(alloc, test_area_auto_iova);
+	tcase_add_test(alloc, test_auto_one_byte_hole);
 	tcase_add_test(alloc, test_auto_alignment);
 	tcase_add_test(alloc, test_ioas_iova_alloc);
 	tcase_add_test(alloc, test_area_allowed);

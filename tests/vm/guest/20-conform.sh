@@ -7,7 +7,7 @@
 # profile) and prints "conformance: N ops compared, M mismatches".
 # shellcheck source=lib.sh
 . "$VMLIB"
-CONFORM_OPS=${CONFORM_OPS:-3000}
+CONFORM_OPS=${CONFORM_OPS:-20000}
 
 devs=()
 for ids in "0x8086 0x10d3" "0x1234 0x11e8"; do
