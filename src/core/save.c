@@ -852,7 +852,13 @@ static int check_platform(struct restore *r, const char *text)
 	}
 	platform_format(&saved, a, la + 1);
 	platform_format(&r->c->plat, b, lb + 1);
-	if (strcmp(a, b)) {
+	if (strcmp(a, b) && r->c->be->ops->platform) {
+		snprintf(r->err, r->errlen,
+			 "%s: .platform: the devices bound now report another geometry than when "
+			 "the file was saved:\n--- saved\n%s--- now\n%s",
+			 r->file, a, b);
+		e = -EINVAL;
+	} else if (strcmp(a, b)) {
 		/* the profile's first line names it: "# ioasfs platform profile: NAME" */
 		const char *name = strstr(text, "profile: ");
 		int nlen = name ? (int)strcspn(name + 9, "\n") : 0;
@@ -885,6 +891,7 @@ static int walk(struct restore *r, struct json_object *root)
 	struct json_object *srcs, *ioases, *devs, *v;
 	size_t n_src, n_ioas, n_dev;
 	struct dev_spec *dev = NULL;
+	const char *plat_text = NULL;
 	char path[200];
 	int e;
 
@@ -899,7 +906,13 @@ static int walk(struct restore *r, struct json_object *root)
 	if (json_object_object_get_ex(root, "platform", &v)) {
 		if (!json_object_is_type(v, json_type_string))
 			return bad(r, ".platform", "expected a string, got %s", type_name(v));
-		if ((e = check_platform(r, json_object_get_string(v))) < 0)
+		/*
+		 * A platform the backend derives from its devices (kernel) can only be compared
+		 * once the devices are bound again, below.
+		 */
+		if (r->c->be->ops->platform && r->apply)
+			plat_text = json_object_get_string(v);
+		else if ((e = check_platform(r, json_object_get_string(v))) < 0)
 			return e;
 	}
 	if ((e = get_array(r, root, "(top level)", "sources", &srcs, &n_src)) < 0 ||
@@ -984,7 +997,7 @@ static int walk(struct restore *r, struct json_object *root)
 	dev = malloc(sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
-	for (int pass = 0; pass < 2; pass++)
+	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < n_dev; i++) {
 			snprintf(path, sizeof(path), ".devices[%zu]", i);
 			e = read_device(r, json_object_array_get_idx(devs, i), path, dev);
@@ -993,6 +1006,9 @@ static int walk(struct restore *r, struct json_object *root)
 			if (e < 0)
 				goto out;
 		}
+		if (pass == 0 && plat_text && (e = check_platform(r, plat_text)) < 0)
+			goto out;
+	}
 
 	/* mappings at their fixed IOVAs */
 	for (size_t i = 0; i < n_ioas && r->apply; i++) {

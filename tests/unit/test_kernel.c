@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/iommufd_uapi.h"
 #include "backend/kernel.h"
@@ -775,6 +776,65 @@ START_TEST(core_on_kernel_backend)
 }
 END_TEST
 
+/* restore on the kernel backend compares the platform once the devices are bound again */
+static int restore_on(const char *platform, const char *file, char *why, size_t len)
+{
+	struct ukern u;
+	struct backend *k;
+	struct platform p;
+	struct core *c;
+	int r;
+
+	ukern_init(&u, platform);
+	k = kernel_on(&u);
+	k->ops->platform(k, &p);
+	ck_assert_int_eq(core_create(k, &p, &c), 0);
+	r = core_restore(c, file, why, len);
+	core_destroy(c);
+	k->ops->close(k);
+	ck_assert_int_eq(open_fds(&u), 0);
+	ukern_fini(&u);
+	return r;
+}
+
+START_TEST(restore_on_kernel_backend)
+{
+	struct core_req rq = { .path = "/test" };
+	char file[] = "/tmp/test_kernel.XXXXXX", why[1024];
+	struct ukern u;
+	struct backend *k;
+	struct platform p;
+	struct core *c;
+	struct sbuf sb;
+	int fd;
+
+	ukern_init(&u, "x86-vtd");
+	k = kernel_on(&u);
+	k->ops->platform(k, &p);
+	ck_assert_int_eq(core_create(k, &p, &c), 0);
+	ck_assert_int_eq(core_obj_create(c, &rq, CORE_IOAS, "vm"), 0);
+	ck_assert_int_eq(core_obj_create(c, &rq, CORE_DEVICE, "vfio0"), 0);
+	ck_assert_int_eq(core_device_attach(c, &rq, "vfio0", 0, "vm"), 0);
+	sbuf_init(&sb);
+	ck_assert_int_eq(core_save(c, &sb), 0);
+	fd = mkstemp(file);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, sb.buf, sb.len), (ssize_t)sb.len);
+	close(fd);
+	sbuf_free(&sb);
+	core_destroy(c);
+	k->ops->close(k);
+	ukern_fini(&u);
+
+	/* the same machine: rebuilt, although no device was bound when the restore began */
+	ck_assert_int_eq(restore_on("x86-vtd", file, why, sizeof(why)), 0);
+	/* a machine whose device reports other reserved regions: refused, naming the device */
+	ck_assert_msg(restore_on("amd-vi", file, why, sizeof(why)) == -EPERM, "%s", why);
+	ck_assert_ptr_nonnull(strstr(why, "device vfio0 reserved"));
+	unlink(file);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("kernel");
@@ -790,6 +850,7 @@ int main(void)
 	tcase_add_test(tc, bind_error_paths);
 	tcase_add_test(tc, open_errors);
 	tcase_add_test(tc, core_on_kernel_backend);
+	tcase_add_test(tc, restore_on_kernel_backend);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
