@@ -24,6 +24,14 @@
 #include <stdint.h>
 
 #define IOASFS_BATCH_VERSION 1
+/*
+ * Additions that keep every version 1 record valid (new opcodes, new flags) raise the minor
+ * number instead of the version; `status` prints "batch_version 1.MINOR". A daemon older
+ * than an opcode refuses a write that carries it whole with EINVAL (unknown opcode).
+ *   1.0  NOP, MAP, MAP_FIXED, UNMAP, COPY
+ *   1.1  MAP_FD, MAP_FD_FIXED
+ */
+#define IOASFS_BATCH_MINOR 1
 
 #define IOASFS_BATCH_CMD_SIZE 128
 #define IOASFS_BATCH_CQE_SIZE 32
@@ -44,6 +52,9 @@ enum ioasfs_opcode {
 	IOASFS_OP_UNMAP = 3,     /* [iova, iova+length); IOASFS_CMD_UNMAP_ALL: everything */
 	IOASFS_OP_COPY = 4,      /* name = source IOAS; offset = source IOVA; into this IOAS at
 				  * iova (IOASFS_CMD_COPY_FIXED) or an automatic IOVA */
+	IOASFS_OP_MAP_FD = 5,    /* fd = a descriptor of the writing process; offset into the
+				  * file; IOVA chosen (auto). Since 1.1 */
+	IOASFS_OP_MAP_FD_FIXED = 6, /* as MAP_FD, at iova. Since 1.1 */
 	IOASFS_OP_MAX,
 };
 
@@ -58,14 +69,22 @@ enum ioasfs_opcode {
 struct ioasfs_cmd {
 	uint16_t version;   /* IOASFS_BATCH_VERSION */
 	uint8_t opcode;     /* enum ioasfs_opcode */
-	uint8_t prot;       /* IOASFS_PROT_*: MAP, MAP_FIXED, COPY; 0 for others */
+	uint8_t prot;       /* IOASFS_PROT_*: MAP*, COPY; 0 for others */
 	uint32_t flags;     /* IOASFS_CMD_* valid for the opcode; others must be 0 */
 	uint64_t user_data; /* copied to the completion */
-	uint64_t iova;      /* MAP_FIXED, UNMAP, COPY with COPY_FIXED */
+	uint64_t iova;      /* MAP_FIXED, MAP_FD_FIXED, UNMAP, COPY with COPY_FIXED */
 	uint64_t length;
-	uint64_t offset;    /* MAP*: offset into the source; COPY: the source IOVA */
-	uint64_t reserved[3]; /* must be 0 */
-	char name[IOASFS_NAME_LEN]; /* MAP*: source; COPY: source IOAS; NUL-padded, else 0 */
+	uint64_t offset;    /* MAP*: offset into the source or file; COPY: the source IOVA */
+	union {
+		uint64_t reserved[3]; /* must be 0, except fd for MAP_FD* */
+		struct {
+			int32_t fd;		 /* MAP_FD*: the descriptor, >= 0 */
+			uint32_t fd_pad;	 /* 0 */
+			uint64_t fd_reserved[2]; /* 0 */
+		};
+	};
+	char name[IOASFS_NAME_LEN]; /* MAP, MAP_FIXED: source; COPY: source IOAS; NUL-padded;
+				     * other opcodes: 0 */
 };
 
 struct ioasfs_cqe {
@@ -107,6 +126,14 @@ int ioasfs_batch_unmap(struct ioasfs_batch *b, uint64_t iova, uint64_t length,
 int ioasfs_batch_unmap_all(struct ioasfs_batch *b, uint64_t user_data);
 int ioasfs_batch_copy(struct ioasfs_batch *b, const char *src_ioas, uint64_t src_iova,
 		      uint64_t length, uint64_t dst_iova, unsigned prot, uint64_t user_data);
+/*
+ * Map [offset, offset + length) of the file open as fd in the calling process, at iova or at
+ * IOASFS_IOVA_AUTO (since LIBIOASFS_0.2, batch 1.1). The daemon takes its own reference to the
+ * file when the command runs (pidfd_getfd), so fd must stay open until its completion is
+ * reaped; the mapping then lives on whatever the program does with fd.
+ */
+int ioasfs_batch_map_fd(struct ioasfs_batch *b, uint64_t iova, int fd, uint64_t offset,
+			uint64_t length, unsigned prot, uint64_t user_data);
 int ioasfs_batch_nop(struct ioasfs_batch *b, uint64_t user_data);
 /* Queue a prepared record as is (for tests and tools). */
 int ioasfs_batch_queue(struct ioasfs_batch *b, const struct ioasfs_cmd *cmd);

@@ -248,13 +248,6 @@ void core_show_errors(struct core *c, struct sbuf *sb)
 	pthread_mutex_unlock(&c->err_lock);
 }
 
-/* Record an error against an IOAS too (its `errors` statistic). */
-#define ioas_error(c, io, rq, ...)                                                                 \
-	do {                                                                                       \
-		(io)->st_errors++;                                                                 \
-		core_error(c, rq, __VA_ARGS__);                                                    \
-	} while (0)
-
 void core_show_status(struct core *c, struct sbuf *sb)
 {
 	char ps[64];
@@ -304,7 +297,10 @@ static void mapping_drop(struct ioas *io, struct mapping *m)
 {
 	itree_remove(&io->maps, &m->node);
 	io->bytes_mapped -= m->node.last - m->node.start + 1;
-	__atomic_sub_fetch(&m->src->users, 1, __ATOMIC_RELAXED);
+	if (m->src->fd_view)
+		core_fd_view_put(m->src);
+	else
+		__atomic_sub_fetch(&m->src->users, 1, __ATOMIC_RELAXED);
 	slab_free(&io->slab, m);
 }
 
@@ -319,12 +315,20 @@ static void ioas_drop_mappings(struct ioas *io)
 static void source_release(struct source *s)
 {
 	if (s->mem)
-		munmap(s->mem, s->size);
+		munmap(s->mem, s->mem_len);
 	free(s->path);
 	s->mem = NULL;
 	s->path = NULL;
 	s->size = 0;
 	s->set = false;
+}
+
+void core_fd_view_put(struct source *s)
+{
+	if (__atomic_sub_fetch(&s->users, 1, __ATOMIC_ACQ_REL))
+		return;
+	source_release(s);
+	free(s);
 }
 
 static void obj_free(struct core *c, enum core_obj kind, struct obj *o)
@@ -976,26 +980,31 @@ static int ioas_map(struct core *c, struct ioas *io, const struct core_req *rq,
 		    const struct core_map_cmd *m, struct source **hint, uint64_t *ret_iova)
 {
 	struct source *s = *hint;
+
+	if (!s || strcmp(s->o.name, m->source))
+		s = *hint = source_find(c, m->source, 0);
+	if (!s) {
+		ioas_error(c, io, rq, "no source '%s'", m->source);
+		return -ENOENT;
+	}
+	if (!s->set) {
+		ioas_error(c, io, rq, "source %s has no memory yet (write its path)", s->o.name);
+		return -EINVAL;
+	}
+	return core_ioas_map_source(c, io, rq, m, s, -1, ret_iova);
+}
+
+int core_ioas_map_source(struct core *c, struct ioas *io, const struct core_req *rq,
+			 const struct core_map_cmd *m, struct source *s, int fd, uint64_t *ret_iova)
+{
 	struct mapping *mp;
 	uint32_t flags = 0;
 	uint64_t iova = m->iova;
 	char why[200];
 	int ret;
 
-	if (!s || strcmp(s->o.name, m->source))
-		s = *hint = source_find(c, m->source, 0);
-	if (!s) {
-		ioas_error(c, io, rq, "no source '%s'", m->source);
-		ret = -ENOENT;
-		goto out;
-	}
-	if (!s->set) {
-		ioas_error(c, io, rq, "source %s has no memory yet (write its path)", s->o.name);
-		ret = -EINVAL;
-		goto out;
-	}
 	/* an offset past the end is refused whatever the length: no pointer is made to it */
-	if (m->offset > s->size || m->length > s->size - m->offset) {
+	if (m->offset < s->mem_off || m->offset > s->size || m->length > s->size - m->offset) {
 		ioas_error(c, io, rq,
 			   "offset 0x%" PRIx64 " + length 0x%" PRIx64
 			   " is beyond the end of source %s (size 0x%" PRIx64 ")",
@@ -1033,7 +1042,11 @@ static int ioas_map(struct core *c, struct ioas *io, const struct core_req *rq,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = c->be->ops->map(c->be, io->id, flags, (char *)s->mem + m->offset, m->length, &iova);
+	if (fd >= 0 && c->be->ops->map_file)
+		ret = c->be->ops->map_file(c->be, io->id, flags, fd, m->offset, m->length, &iova);
+	else
+		ret = c->be->ops->map(c->be, io->id, flags, source_ptr(s, m->offset), m->length,
+				      &iova);
 	if (ret < 0) {
 		slab_free(&io->slab, mp);
 		map_failure(c, io, rq, m, ret);
@@ -1284,6 +1297,47 @@ out:
 	return ret;
 }
 
+/* Copy from the IOAS named src_name into io (locked, topo read held). */
+static int ioas_copy_from(struct core *c, struct ioas *io, const struct core_req *rq,
+			  const char *src_name, bool fixed, uint64_t dst_iova, uint64_t src_iova,
+			  uint64_t length, unsigned prot, uint64_t *ret_iova)
+{
+	struct core_ioas_ref sr = { src_name, 0 };
+	struct ioas *src = ioas_find(c, sr);
+	int ret;
+
+	if (!src) {
+		ioas_error(c, io, rq, "copy: no ioas '%s'", src_name);
+		return -ENOENT;
+	}
+	/* locks in address order; the topo read lock keeps both alive */
+	if (src < io) {
+		pthread_mutex_unlock(&io->lock);
+		pthread_mutex_lock(&src->lock);
+		pthread_mutex_lock(&io->lock);
+	} else if (src != io) {
+		pthread_mutex_lock(&src->lock);
+	}
+	ret = ioas_copy(c, io, src, rq, fixed, dst_iova, src_iova, length, prot, ret_iova);
+	if (src != io)
+		pthread_mutex_unlock(&src->lock);
+	return ret;
+}
+
+int core_copy(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+	      const struct core_copy_cmd *cp, uint64_t *ret_iova)
+{
+	struct ioas *io = ioas_get(c, r);
+	int ret;
+
+	if (!io)
+		return -ENOENT;
+	ret = ioas_copy_from(c, io, rq, cp->src_ioas, cp->fixed, cp->iova, cp->src_iova, cp->length,
+			     cp->prot, ret_iova);
+	ioas_put(c, io);
+	return ret;
+}
+
 /*
  * Run a batch of commands (already checked for form by the caller) against one IOAS, under
  * one lock acquisition; out[i] is the completion of cmds[i].
@@ -1326,29 +1380,17 @@ int core_batch(struct core *c, const struct core_req *rq, struct core_ioas_ref r
 			ret = ioas_unmap(c, io, &crq, cmd->flags & IOASFS_CMD_UNMAP_ALL, cmd->iova,
 					 cmd->length, &cqe->length);
 			break;
-		case IOASFS_OP_COPY: {
-			struct core_ioas_ref sr = { cmd->name, 0 };
-			struct ioas *src = ioas_find(c, sr);
-
-			if (!src) {
-				ioas_error(c, io, &crq, "copy: no ioas '%s'", cmd->name);
-				ret = -ENOENT;
-				break;
-			}
-			/* locks in address order; the topo read lock keeps both alive */
-			if (src < io) {
-				pthread_mutex_unlock(&io->lock);
-				pthread_mutex_lock(&src->lock);
-				pthread_mutex_lock(&io->lock);
-			} else if (src != io) {
-				pthread_mutex_lock(&src->lock);
-			}
-			ret = ioas_copy(c, io, src, &crq, cmd->flags & IOASFS_CMD_COPY_FIXED,
-					cmd->iova, cmd->offset, cmd->length, cmd->prot, &cqe->iova);
-			if (src != io)
-				pthread_mutex_unlock(&src->lock);
+		case IOASFS_OP_COPY:
+			ret = ioas_copy_from(c, io, &crq, cmd->name,
+					     cmd->flags & IOASFS_CMD_COPY_FIXED, cmd->iova,
+					     cmd->offset, cmd->length, cmd->prot, &cqe->iova);
 			break;
-		}
+		case IOASFS_OP_MAP_FD:
+		case IOASFS_OP_MAP_FD_FIXED:
+			ret = core_ioas_map_fd(c, io, &crq, cmd->opcode == IOASFS_OP_MAP_FD_FIXED,
+					       cmd->iova, cmd->fd, cmd->offset, cmd->length,
+					       cmd->prot, &cqe->iova);
+			break;
 		default: /* NOP */
 			break;
 		}
@@ -2114,34 +2156,36 @@ int core_source_show_users(struct core *c, const char *src, uint64_t serial, str
 }
 
 /*
- * mmap a source 2 MiB-aligned. The kernel derives the automatic IOVA alignment from the
- * address being mapped (iopt_alloc_iova), so a huge-page aligned source is what lets `auto`
- * maps of 2 MiB land on 2 MiB boundaries, as the kernel selftests' buffer does.
+ * The kernel derives the automatic IOVA alignment from the address being mapped
+ * (iopt_alloc_iova), so a source placed 2 MiB-aligned (or, for a range of a file, at the file
+ * offset's place in a 2 MiB page) is what lets `auto` maps of 2 MiB land on 2 MiB boundaries,
+ * as the kernel selftests' buffer does.
  */
-static void *mmap_aligned(uint64_t size, int prot, int flags, int fd)
+void *core_mmap_aligned(uint64_t len, uint64_t phase, int prot, int flags, int fd, uint64_t off)
 {
 	const uint64_t align = BACKEND_HPAGE_SIZE;
-	uint64_t len = (size + BACKEND_PAGE_SIZE - 1) & ~(BACKEND_PAGE_SIZE - 1);
+	uint64_t span = (len + BACKEND_PAGE_SIZE - 1) & ~(BACKEND_PAGE_SIZE - 1);
 	char *base, *p;
 	uintptr_t a;
 
-	base =
-	    mmap(NULL, len + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	phase &= align - 1;
+	base = mmap(NULL, span + 2 * align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
 	if (base == MAP_FAILED)
 		return MAP_FAILED;
-	a = ((uintptr_t)base + align - 1) & ~(uintptr_t)(align - 1);
-	p = mmap((void *)a, size, prot, flags | MAP_FIXED, fd, 0);
+	a = (((uintptr_t)base + align - 1) & ~(uintptr_t)(align - 1)) + phase;
+	p = mmap((void *)a, len, prot, flags | MAP_FIXED, fd, (off_t)off);
 	if (p == MAP_FAILED) {
 		int e = errno;
 
-		munmap(base, len + align);
+		munmap(base, span + 2 * align);
 		errno = e;
 		return MAP_FAILED;
 	}
 	if (a > (uintptr_t)base)
 		munmap(base, a - (uintptr_t)base);
-	/* a - base < align, so there is always a tail to give back */
-	munmap((void *)(a + len), (uintptr_t)base + len + align - (a + len));
+	/* a + span < base + span + 2 * align: there is always a tail to give back */
+	munmap((void *)(a + span), (uintptr_t)base + span + 2 * align - (a + span));
 	return p;
 }
 
@@ -2208,8 +2252,8 @@ int core_source_set(struct core *c, const struct core_req *rq, const char *src, 
 			r = -EINVAL;
 			goto out;
 		}
-		mem = mmap_aligned(size, PROT_READ | PROT_WRITE,
-				   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1);
+		mem = core_mmap_aligned(size, 0, PROT_READ | PROT_WRITE,
+					MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (mem == MAP_FAILED) {
 			r = -errno;
 			core_error(c, rq, "anon 0x%" PRIx64 ": %s", size, errno_name(-r));
@@ -2238,7 +2282,8 @@ int core_source_set(struct core *c, const struct core_req *rq, const char *src, 
 			goto out;
 		}
 		size = st.st_size;
-		mem = mmap_aligned(size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd);
+		mem = core_mmap_aligned(size, 0, PROT_READ | (writable ? PROT_WRITE : 0),
+					MAP_SHARED, fd, 0);
 		if (mem == MAP_FAILED) {
 			r = -errno;
 			core_error(c, rq, "cannot map %.200s: %s", path, errno_name(-r));
@@ -2255,6 +2300,7 @@ int core_source_set(struct core *c, const struct core_req *rq, const char *src, 
 	s->anon = anon;
 	s->path = dup;
 	s->mem = mem;
+	s->mem_len = size;
 	s->size = size;
 	s->writable = writable;
 	s->set = true;

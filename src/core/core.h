@@ -122,6 +122,38 @@ int core_ioas_lookup(struct core *c, struct core_ioas_ref r, uint64_t iova, uint
 int core_unmap(struct core *c, const struct core_req *rq, struct core_ioas_ref r, bool all,
 	       uint64_t iova, uint64_t length, uint64_t *ret_length);
 
+/* IOMMU_IOAS_COPY into an IOAS from the mappings of src_ioas (the `copy` file). */
+struct core_copy_cmd {
+	bool fixed;    /* false: "auto" */
+	uint64_t iova; /* in this IOAS, when fixed */
+	uint64_t length;
+	const char *src_ioas;
+	uint64_t src_iova;
+	unsigned prot; /* CORE_PROT_* */
+};
+
+int core_copy(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+	      const struct core_copy_cmd *cp, uint64_t *ret_iova);
+
+/*
+ * The IOAS as a device sees it (the `dma` file): len bytes at iova, through the mappings to
+ * the memory behind them. A device read needs mappings with r, a write mappings with w.
+ * Starting at an unmapped IOVA: -EFAULT; at a mapping without the access: -EACCES; both with
+ * a line in `errors`. A range that runs into a hole or a forbidden mapping stops there (a
+ * short count). The IOVA range is walked under the IOAS lock.
+ *
+ * Read: fn gets the memory as up to CORE_DMA_IOV pieces, under the lock (it must copy or send
+ * them before returning); a range of more pieces comes as one copy. Returns fn's result
+ * (0 or -errno), or -errno without calling fn.
+ */
+#define CORE_DMA_IOV 64
+struct iovec;
+int core_dma_read(struct core *c, const struct core_req *rq, struct core_ioas_ref r, uint64_t iova,
+		  size_t len, int (*fn)(void *arg, const struct iovec *iov, int n), void *arg);
+/* Write: the bytes written (short as above), or -errno. */
+ssize_t core_dma_write(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+		       uint64_t iova, const void *buf, size_t len);
+
 struct ioasfs_cmd;
 struct ioasfs_cqe;
 /*

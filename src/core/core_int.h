@@ -54,9 +54,16 @@ struct obj {
 struct source {
 	struct obj o;
 	bool anon, set, writable;
+	/*
+	 * A map by file descriptor's own view of the file: in no list, named "fd/PID/N", freed
+	 * (and its memory unmapped) with the last mapping that uses it, copies included.
+	 */
+	bool fd_view;
 	char *path;
-	void *mem;
-	uint64_t size;
+	void *mem;	  /* the bytes of [mem_off, mem_off + mem_len) */
+	uint64_t mem_off; /* 0, except for fd views of a range of a file */
+	uint64_t mem_len; /* what munmap releases */
+	uint64_t size;	  /* offsets up to size are valid */
 	uint64_t users; /* mappings referring to it: atomic, changed under topo read */
 };
 
@@ -114,5 +121,39 @@ struct core {
 /* Lock helpers: topo for reading plus the IOAS lock (core.c). */
 struct ioas *core_ioas_get(struct core *c, struct core_ioas_ref r);
 void core_ioas_put(struct core *c, struct ioas *io);
+
+/* Record an error against an IOAS too (its `errors` statistic). */
+#define ioas_error(c, io, rq, ...)                                                                 \
+	do {                                                                                       \
+		(io)->st_errors++;                                                                 \
+		core_error(c, rq, __VA_ARGS__);                                                    \
+	} while (0)
+
+/* The address of a source's byte at offset off (off inside the source). */
+static inline char *source_ptr(const struct source *s, uint64_t off)
+{
+	return (char *)s->mem + (off - s->mem_off);
+}
+
+/*
+ * Map m of source s into io (locked). With fd >= 0 and a backend that has map_file, the
+ * backend maps the file (IOMMU_IOAS_MAP_FILE at m->offset); else it maps s's memory.
+ */
+int core_ioas_map_source(struct core *c, struct ioas *io, const struct core_req *rq,
+			 const struct core_map_cmd *m, struct source *s, int fd,
+			 uint64_t *ret_iova);
+/* Drop one user of an fd view; the last frees it. */
+void core_fd_view_put(struct source *s);
+/*
+ * mmap len bytes of fd at off (or anonymous memory, fd -1) at an address whose offset in a
+ * 2 MiB page is phase, so the automatic IOVA the kernel derives from the address keeps the
+ * huge-page alignment of the file offset. MAP_FAILED with errno on failure.
+ */
+void *core_mmap_aligned(uint64_t len, uint64_t phase, int prot, int flags, int fd, uint64_t off);
+
+/* dma.c: map by fd, with io locked (topo read): the batch MAP_FD* records. */
+int core_ioas_map_fd(struct core *c, struct ioas *io, const struct core_req *rq, bool fixed,
+		     uint64_t iova, int fdnum, uint64_t offset, uint64_t length, unsigned prot,
+		     uint64_t *ret_iova);
 
 #endif

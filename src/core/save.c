@@ -183,7 +183,7 @@ static void save_ioas(struct core *c, struct sbuf *sb, struct ioas *io)
 	struct itree_node *n;
 	struct obj **wins;
 	uint64_t huge = 0;
-	size_t i;
+	size_t i, n_fd = 0;
 	int err = 0, r;
 
 	sbuf_printf(sb, "{\n      \"name\": ");
@@ -219,16 +219,27 @@ static void save_ioas(struct core *c, struct sbuf *sb, struct ioas *io)
 	 * escaping (hex numbers, r/w, and a source name, which valid_name() limits to
 	 * [A-Za-z0-9_.:-]).
 	 */
-	open_list(sb, "mappings", io->maps.count, 6);
-	i = 0;
-	for (n = itree_first(&io->maps); n && !sb->err; n = itree_next(n)) {
-		struct mapping *m = itree_entry(n, struct mapping, node);
+	for (n = itree_first(&io->maps); n; n = itree_next(n))
+		n_fd += itree_entry(n, struct mapping, node)->src->fd_view;
+	for (int fd = 0; fd < 2; fd++) {
+		size_t count = fd ? n_fd : io->maps.count - n_fd;
 
-		sbuf_printf(sb, "%s        \"" ADDR_FMT "-" ADDR_FMT " %s %s+0x%" PRIx64 "\"",
-			    i++ ? ",\n" : "", n->start, n->last, prot_names[m->prot & 3],
-			    m->src->o.name, m->offset);
+		if (fd && !count)
+			break;
+		open_list(sb, fd ? "fd_mappings" : "mappings", count, 6);
+		i = 0;
+		for (n = itree_first(&io->maps); n && !sb->err; n = itree_next(n)) {
+			struct mapping *m = itree_entry(n, struct mapping, node);
+
+			if (m->src->fd_view != fd)
+				continue;
+			sbuf_printf(sb,
+				    "%s        \"" ADDR_FMT "-" ADDR_FMT " %s %s+0x%" PRIx64 "\"",
+				    i++ ? ",\n" : "", n->start, n->last, prot_names[m->prot & 3],
+				    m->src->o.name, m->offset);
+		}
+		close_list(sb, count, 6, fd || !n_fd);
 	}
-	close_list(sb, io->maps.count, 6, true);
 	sbuf_printf(sb, "    }");
 }
 
@@ -878,6 +889,34 @@ out:
 }
 
 /*
+ * Maps by file descriptor are saved for the record but not rebuilt: the descriptor was the
+ * client's and cannot be obtained again. Each is checked to be a string and, when building,
+ * named on standard error.
+ */
+static int fd_mappings(struct restore *r, struct json_object *io, const char *path,
+		       const char *name)
+{
+	struct json_object *fds;
+	size_t n;
+	int e = get_array(r, io, path, "fd_mappings", &fds, &n);
+
+	for (size_t j = 0; !e && j < n; j++) {
+		struct json_object *l = json_object_array_get_idx(fds, j);
+		char p[256];
+
+		snprintf(p, sizeof(p), "%.200s.fd_mappings[%zu]", path, j);
+		if (!json_object_is_type(l, json_type_string))
+			e = bad(r, p, "expected a string, got %s", type_name(l));
+		else if (r->apply)
+			fprintf(stderr,
+				"ioasfs: restore: ioas %s: not rebuilt: map by fd \"%.200s\" "
+				"(a client's file descriptor cannot be obtained again)\n",
+				name, json_object_get_string(l));
+	}
+	return e;
+}
+
+/*
  * Walk the document in dependency order. With r->apply false every record is read and
  * checked and nothing is built, so a malformed file is refused before the first object
  * exists; with it true the same walk builds.
@@ -886,7 +925,8 @@ static int walk(struct restore *r, struct json_object *root)
 {
 	static const char *const root_keys[] = { "version", "platform", "sources",
 						 "ioas",    "devices",	NULL };
-	static const char *const ioas_keys[] = { "name", "options", "windows", "mappings", NULL };
+	static const char *const ioas_keys[] = { "name",     "options",	    "windows",
+						 "mappings", "fd_mappings", NULL };
 	static const char *const opt_keys[] = { "huge_pages", NULL };
 	struct json_object *srcs, *ioases, *devs, *v;
 	size_t n_src, n_ioas, n_dev;
@@ -981,6 +1021,9 @@ static int walk(struct restore *r, struct json_object *root)
 			if (e < 0)
 				return e;
 		}
+		e = fd_mappings(r, io, path, name);
+		if (e < 0)
+			return e;
 		if (!r->apply)
 			for (size_t j = 0; j < n_map; j++) {
 				struct map_spec m;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "core/parse.h"
 #include "fs/fs.h"
@@ -46,6 +47,7 @@ static int show_status(struct fs *fs, struct node *n, struct sbuf *sb)
 	/* what the backend does; the sim has neither, and a kernel backend must probe them */
 	sbuf_printf(sb, "dirty_tracking %s\n", sim ? "no (sim backend)" : "unknown (not probed)");
 	sbuf_printf(sb, "iommufd_test %s\n", sim ? "no (sim backend)" : "unknown (not probed)");
+	sbuf_printf(sb, "batch_version %d.%d\n", IOASFS_BATCH_VERSION, IOASFS_BATCH_MINOR);
 	sbuf_printf(sb, "limit_batch_cmds %d\n", IOASFS_BATCH_MAX_CMDS);
 	sbuf_printf(sb, "limit_batch_cqes %d\n", IOASFS_BATCH_MAX_CQES);
 	sbuf_printf(sb, "limit_batch_sessions %d\n", FS_MAX_SESSIONS);
@@ -287,6 +289,38 @@ static int flush_lines(struct fs *fs, struct node *n, struct fh *fh, struct core
 	return r;
 }
 
+/* "r", "w" or "rw" into CORE_PROT_*. */
+static int parse_prot(struct fs *fs, struct core_req *rq, const char *w, unsigned *ret)
+{
+	if (!strcmp(w, "r"))
+		*ret = CORE_PROT_READ;
+	else if (!strcmp(w, "w"))
+		*ret = CORE_PROT_WRITE;
+	else if (!strcmp(w, "rw"))
+		*ret = CORE_PROT_READ | CORE_PROT_WRITE;
+	else
+		return bad_value(fs, rq, -EINVAL, "access (r, w or rw)", w);
+	return 0;
+}
+
+/* The "IOVA|auto LENGTH" that starts a map or copy line. */
+static int parse_dest(struct fs *fs, struct core_req *rq, char **w, bool *ret_fixed,
+		      uint64_t *ret_iova, uint64_t *ret_length)
+{
+	int r;
+
+	*ret_fixed = strcmp(w[0], "auto") != 0;
+	if (*ret_fixed) {
+		r = parse_u64(w[0], ret_iova);
+		if (r < 0)
+			return bad_value(fs, rq, r, "IOVA", w[0]);
+	}
+	r = parse_size(w[1], ret_length);
+	if (r < 0)
+		return bad_value(fs, rq, r, "LENGTH", w[1]);
+	return 0;
+}
+
 static int map_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq, char *line)
 {
 	struct core_map_cmd m = { .prot = CORE_PROT_READ | CORE_PROT_WRITE };
@@ -299,15 +333,9 @@ static int map_line(struct fs *fs, struct node *n, struct fh *fh, struct core_re
 		core_error(fs->core, rq, "expected \"IOVA|auto LENGTH SOURCE[+OFFSET] [r|w|rw]\"");
 		return -EINVAL;
 	}
-	if (strcmp(w[0], "auto")) {
-		m.fixed = true;
-		r = parse_u64(w[0], &m.iova);
-		if (r < 0)
-			return bad_value(fs, rq, r, "IOVA", w[0]);
-	}
-	r = parse_size(w[1], &m.length);
+	r = parse_dest(fs, rq, w, &m.fixed, &m.iova, &m.length);
 	if (r < 0)
-		return bad_value(fs, rq, r, "LENGTH", w[1]);
+		return r;
 	plus = strrchr(w[2], '+');
 	if (plus) {
 		*plus = '\0';
@@ -319,14 +347,9 @@ static int map_line(struct fs *fs, struct node *n, struct fh *fh, struct core_re
 		return bad_value(fs, rq, -EINVAL, "SOURCE", w[2]);
 	m.source = w[2];
 	if (nw == 4) {
-		if (!strcmp(w[3], "r"))
-			m.prot = CORE_PROT_READ;
-		else if (!strcmp(w[3], "w"))
-			m.prot = CORE_PROT_WRITE;
-		else if (!strcmp(w[3], "rw"))
-			m.prot = CORE_PROT_READ | CORE_PROT_WRITE;
-		else
-			return bad_value(fs, rq, -EINVAL, "access (r, w or rw)", w[3]);
+		r = parse_prot(fs, rq, w[3], &m.prot);
+		if (r < 0)
+			return r;
 	}
 	r = core_map(fs->core, rq, IOAS_REF(n), &m, &iova);
 	if (r < 0)
@@ -361,6 +384,76 @@ static int unmap_line(struct fs *fs, struct node *n, struct fh *fh, struct core_
 		return r;
 	result(fh, iova, done);
 	return 0;
+}
+
+/* "IOVA|auto LENGTH SRCIOAS SRCIOVA [r|w|rw]": IOMMU_IOAS_COPY into this IOAS. */
+static int copy_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq, char *line)
+{
+	struct core_copy_cmd cp = { .prot = CORE_PROT_READ | CORE_PROT_WRITE };
+	uint64_t iova;
+	char *w[6];
+	int nw, r;
+
+	nw = split_words(line, w, 5);
+	if (nw < 4 || nw > 5) {
+		core_error(fs->core, rq, "expected \"IOVA|auto LENGTH SRCIOAS SRCIOVA [r|w|rw]\"");
+		return -EINVAL;
+	}
+	r = parse_dest(fs, rq, w, &cp.fixed, &cp.iova, &cp.length);
+	if (r < 0)
+		return r;
+	if (!valid_name(w[2]))
+		return bad_value(fs, rq, -EINVAL, "SRCIOAS", w[2]);
+	cp.src_ioas = w[2];
+	r = parse_u64(w[3], &cp.src_iova);
+	if (r < 0)
+		return bad_value(fs, rq, r, "SRCIOVA", w[3]);
+	if (nw == 5) {
+		r = parse_prot(fs, rq, w[4], &cp.prot);
+		if (r < 0)
+			return r;
+	}
+	r = core_copy(fs->core, rq, IOAS_REF(n), &cp, &iova);
+	if (r < 0)
+		return r;
+	result(fh, iova, cp.length);
+	return 0;
+}
+
+static int write_copy(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
+		      const char *data, size_t len)
+{
+	return run_lines(fs, n, fh, rq, data, len, copy_line);
+}
+
+static int flush_copy(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq)
+{
+	return flush_lines(fs, n, fh, rq, copy_line);
+}
+
+/* ---------------------------------------------------------------- dma */
+
+/* Reply to a dma read straight from the memory the core hands over (under its lock). */
+static int dma_reply(void *arg, const struct iovec *iov, int n)
+{
+	/* once sent, the reply is the request's only one, whatever writev said */
+	fuse_reply_iov((fuse_req_t)arg, iov, n);
+	return 0;
+}
+
+static void pread_dma(struct fs *fs, struct node *n, fuse_req_t req, struct core_req *rq,
+		      size_t size, off_t off)
+{
+	int r = core_dma_read(fs->core, rq, IOAS_REF(n), (uint64_t)off, size, dma_reply, req);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+}
+
+static ssize_t pwrite_dma(struct fs *fs, struct node *n, struct core_req *rq, const char *buf,
+			  size_t size, off_t off)
+{
+	return core_dma_write(fs->core, rq, IOAS_REF(n), (uint64_t)off, buf, size);
 }
 
 static int write_map(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq,
@@ -414,7 +507,7 @@ static int batch_decode(const struct ioasfs_cmd *raw, struct ioasfs_cmd *host, u
 	for (unsigned i = 0; i < n; i++) {
 		const struct ioasfs_cmd *w = &raw[i];
 		struct ioasfs_cmd c = *w;
-		bool named, fixed_iova;
+		bool named, by_fd, fixed_iova;
 		const char *nul;
 
 		c.version = le16toh(w->version);
@@ -432,20 +525,32 @@ static int batch_decode(const struct ioasfs_cmd *raw, struct ioasfs_cmd *host, u
 			snprintf(why, len, "record %u: unknown opcode %u", i + 1, c.opcode);
 			return -EINVAL;
 		}
+		by_fd = c.opcode == IOASFS_OP_MAP_FD || c.opcode == IOASFS_OP_MAP_FD_FIXED;
 		if (c.flags & ~flags_ok[c.opcode]) {
 			snprintf(why, len, "record %u: unknown flags 0x%x", i + 1, c.flags);
 			return -EINVAL;
 		}
-		if (c.reserved[0] || c.reserved[1] || c.reserved[2]) {
+		if (by_fd) {
+			c.fd = (int32_t)le32toh((uint32_t)w->fd);
+			if (c.fd < 0 || c.fd_pad || c.fd_reserved[0] || c.fd_reserved[1]) {
+				snprintf(
+				    why, len,
+				    "record %u: fd %d is negative or fields after it are not zero",
+				    i + 1, c.fd);
+				return -EINVAL;
+			}
+		} else if (c.reserved[0] || c.reserved[1] || c.reserved[2]) {
 			snprintf(why, len, "record %u: reserved fields are not zero", i + 1);
 			return -EINVAL;
 		}
 		named = c.opcode == IOASFS_OP_MAP || c.opcode == IOASFS_OP_MAP_FIXED ||
 			c.opcode == IOASFS_OP_COPY;
 		fixed_iova = c.opcode == IOASFS_OP_MAP_FIXED ||
+			     c.opcode == IOASFS_OP_MAP_FD_FIXED ||
 			     (c.opcode == IOASFS_OP_UNMAP && !(c.flags & IOASFS_CMD_UNMAP_ALL)) ||
 			     (c.opcode == IOASFS_OP_COPY && (c.flags & IOASFS_CMD_COPY_FIXED));
-		if (c.prot & ~(IOASFS_PROT_READ | IOASFS_PROT_WRITE) || (!named && c.prot)) {
+		if (c.prot & ~(IOASFS_PROT_READ | IOASFS_PROT_WRITE) ||
+		    (!named && !by_fd && c.prot)) {
 			snprintf(why, len, "record %u: invalid prot 0x%x", i + 1, c.prot);
 			return -EINVAL;
 		}
@@ -463,7 +568,7 @@ static int batch_decode(const struct ioasfs_cmd *raw, struct ioasfs_cmd *host, u
 			return -EINVAL;
 		}
 		if (c.length && ((fixed_iova && c.iova + (c.length - 1) < c.iova) ||
-				 (named && c.offset + (c.length - 1) < c.offset))) {
+				 ((named || by_fd) && c.offset + (c.length - 1) < c.offset))) {
 			snprintf(why, len, "record %u: address + length wraps", i + 1);
 			return -EINVAL;
 		}
@@ -614,6 +719,9 @@ static const struct attr_def ioas_attrs[] = {
 	{ "unmap", 0600, NULL, NULL, write_unmap, .read = read_results, .flush = flush_unmap },
 	{ "batch", 0600, NULL, NULL, write_batch, .read = read_batch, .st_size = 1ull << 40,
 	  .session = true },
+	{ "copy", 0600, NULL, NULL, write_copy, .read = read_results, .flush = flush_copy },
+	/* file offset = IOVA: as far as an off_t reaches */
+	{ "dma", 0600, .pread = pread_dma, .pwrite = pwrite_dma, .st_size = INT64_MAX },
 	{ "mappings", 0444, show_mappings, .st_size = FS_SIZE_STREAM },
 	{ "stats", 0444, show_stats },
 	{ NULL },

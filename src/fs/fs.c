@@ -515,9 +515,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME))
 		return (void)fuse_reply_err(req, EPERM);
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (n->kind != N_ATTR || !(n->attr->store || n->attr->write))
+		if (n->kind != N_ATTR || !(n->attr->store || n->attr->write || n->attr->pwrite))
 			return (void)fuse_reply_err(req, n->kind == N_ATTR ? EACCES : EISDIR);
-		if (attr->st_size != 0)
+		/* a positional file is an address space: dd's ftruncate changes nothing there */
+		if (attr->st_size != 0 && !n->attr->pwrite)
 			return (void)fuse_reply_err(req, EINVAL);
 	}
 	fill_stat(fs, n, &st);
@@ -882,7 +883,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (n->kind != N_ATTR)
 		return (void)fuse_reply_err(req, EISDIR);
 	/* like sysfs: no write op, no opening for write, whoever asks */
-	if (acc != O_RDONLY && !n->attr->store && !n->attr->write)
+	if (acc != O_RDONLY && !n->attr->store && !n->attr->write && !n->attr->pwrite)
 		return (void)fuse_reply_err(req, EACCES);
 	fh = calloc(1, sizeof(*fh));
 	if (!fh)
@@ -929,6 +930,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t len = 0;
 	int r = 0;
 
+	if (n->attr->pread) {
+		struct core_req rq;
+
+		make_req(req, n->path, &rq);
+		return n->attr->pread(fs, n, req, &rq, size, off);
+	}
 	pthread_mutex_lock(&fh->lock);
 	if (n->attr->read) {
 		/* a stream: hand out and forget what the handle has queued */
@@ -1023,6 +1030,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	int r;
 
 	make_req(req, n->path, &rq);
+	if (n->attr->pwrite) {
+		ssize_t done = n->attr->pwrite(fs, n, &rq, buf, size, off);
+
+		if (done < 0)
+			return (void)fuse_reply_err(req, (int)-done);
+		return (void)fuse_reply_write(req, (size_t)done);
+	}
 	if (n->attr->write) {
 		r = n->attr->write(fs, n, fh, &rq, buf, size);
 		goto out;
@@ -1228,6 +1242,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 */
 	conn->max_background = 128;
 	conn->congestion_threshold = 96;
+	/*
+	 * `dma` reads and writes of up to 1 MiB arrive as one request each: libfuse asks the
+	 * kernel for 256-page requests and max_write of 1 MiB, and sets no max_read (which
+	 * would also need the mount option); ask for no less.
+	 */
+	if (conn->max_write < (1u << 20))
+		conn->max_write = 1u << 20;
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

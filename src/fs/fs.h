@@ -64,6 +64,12 @@ struct attr_def {
 	size_t (*read)(struct fs *fs, struct fh *fh, char *buf, size_t size);
 	/* close(2) of a handle (FLUSH): finish what the writes left pending. */
 	int (*flush)(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq);
+	/* Positional files (dma): a read replies by itself, exactly once. */
+	void (*pread)(struct fs *fs, struct node *n, fuse_req_t req, struct core_req *rq,
+		      size_t size, off_t off);
+	/* ... and a write returns the bytes it took, or -errno. */
+	ssize_t (*pwrite)(struct fs *fs, struct node *n, struct core_req *rq, const char *buf,
+			  size_t size, off_t off);
 	uint64_t st_size; /* 0: 4096, like sysfs; FS_SIZE_STREAM: the current length */
 	bool session;	  /* each handle is a counted batch session */
 	bool creds;	  /* the store opens files: give it the caller's groups too */

@@ -504,9 +504,10 @@ static bool wraps(uint64_t first, uint64_t length)
 	return length && first + (length - 1) < first;
 }
 
-static int queue_cmd(struct ioasfs_batch *b, uint8_t opcode, unsigned prot, uint32_t flags,
-		     uint64_t user_data, uint64_t iova, uint64_t length, uint64_t offset,
-		     const char *name)
+/* A wire record; 0 or -EINVAL for a bad handle, access or name. */
+static int make_cmd(struct ioasfs_batch *b, uint8_t opcode, unsigned prot, uint32_t flags,
+		    uint64_t user_data, uint64_t iova, uint64_t length, uint64_t offset,
+		    const char *name, struct ioasfs_cmd *ret)
 {
 	struct ioasfs_cmd cmd;
 	size_t len = 0;
@@ -534,12 +535,20 @@ static int queue_cmd(struct ioasfs_batch *b, uint8_t opcode, unsigned prot, uint
 	cmd.offset = htole64(offset);
 	if (name)
 		memcpy(cmd.name, name, len);
-	r = queue_push(b, &cmd);
-	if (r < 0)
-		goto err;
+	*ret = cmd;
 	return 0;
 err:
 	return r;
+}
+
+static int queue_cmd(struct ioasfs_batch *b, uint8_t opcode, unsigned prot, uint32_t flags,
+		     uint64_t user_data, uint64_t iova, uint64_t length, uint64_t offset,
+		     const char *name)
+{
+	struct ioasfs_cmd cmd;
+	int r = make_cmd(b, opcode, prot, flags, user_data, iova, length, offset, name, &cmd);
+
+	return r < 0 ? r : queue_push(b, &cmd);
 }
 
 int ioasfs_batch_map(struct ioasfs_batch *b, const char *source, uint64_t offset, uint64_t length,
@@ -585,6 +594,25 @@ int ioasfs_batch_copy(struct ioasfs_batch *b, const char *src_ioas, uint64_t src
 		return -EOVERFLOW;
 	return queue_cmd(b, IOASFS_OP_COPY, prot, fixed ? IOASFS_CMD_COPY_FIXED : 0, user_data,
 			 fixed ? dst_iova : 0, length, src_iova, src_ioas);
+}
+
+int ioasfs_batch_map_fd(struct ioasfs_batch *b, uint64_t iova, int fd, uint64_t offset,
+			uint64_t length, unsigned prot, uint64_t user_data)
+{
+	bool fixed = iova != IOASFS_IOVA_AUTO;
+	struct ioasfs_cmd cmd;
+	int r;
+
+	if (fd < 0)
+		return -EBADF;
+	if ((fixed && wraps(iova, length)) || wraps(offset, length))
+		return -EOVERFLOW;
+	r = make_cmd(b, fixed ? IOASFS_OP_MAP_FD_FIXED : IOASFS_OP_MAP_FD, prot, 0, user_data,
+		     fixed ? iova : 0, length, offset, NULL, &cmd);
+	if (r < 0)
+		return r;
+	cmd.fd = (int32_t)htole32((uint32_t)fd);
+	return queue_push(b, &cmd);
 }
 
 int ioasfs_batch_nop(struct ioasfs_batch *b, uint64_t user_data)

@@ -152,12 +152,13 @@ expect_error() {
 # errcount: number of lines in errors (to see that a request added exactly one).
 errcount() { wc -l <"$M/errors"; }
 
-# snapshot: every readable file (except the error log and counters) and every link target.
+# snapshot: every readable file (except the error log, counters, the command files and the
+# address space `dma`, whose reads are DMA, not state) and every link target.
 snapshot() {
 	(
 		cd "$M" || exit 1
 		find . -type l | sort | while read -r l; do printf '%s -> %s\n' "$l" "$(readlink "$l")"; done
-		find . -type f ! -name errors ! -name map ! -name unmap | sort | while read -r f; do
+		find . -type f ! -name errors ! -name map ! -name unmap ! -name copy ! -name dma | sort | while read -r f; do
 			printf '== %s\n' "$f"
 			if [ "${f##*/}" = stats ]; then grep -v '^errors ' "$f"; else cat "$f"; fi
 		done

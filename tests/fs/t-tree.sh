@@ -18,7 +18,7 @@ expect_eq "read-only attribute mode" "$(stat -c %A "$M/status")" "-r--r--r--"
 # ---- IOAS directories
 mkdir "$M/ioas/vm"
 expect_eq "ioas listing" "$(ls "$M/ioas/vm" | tr '\n' ' ')" \
-	"alignment batch devices id iova_ranges map mappings options stats unmap windows "
+	"alignment batch copy devices dma id iova_ranges map mappings options stats unmap windows "
 expect_match "id is a backend object id" "$M/ioas/vm/id" "^[1-9][0-9]*$"
 expect_eq "map is write-only to others" "$(stat -c %A "$M/ioas/vm/map")" "-rw-------"
 expect_file "iova_ranges without windows: the platform's usable ranges" "$M/ioas/vm/iova_ranges" \

@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Memory as a device sees it, and memory a program hands over by file descriptor.
+ *
+ * The `dma` file reads and writes an IOAS at an IOVA: the range is walked through the
+ * mappings under the IOAS lock, each piece of it is a span of the daemon's own view of the
+ * memory behind a mapping (a source's mmap, or an fd view), and a piece must allow the access
+ * a device would make (IOMMU_READ for a device read = a file read, IOMMU_WRITE for a write).
+ * Reads hand the pieces to the caller as they are (the frontend replies straight from them);
+ * only a range cut into very many pieces is gathered into one buffer. Memory is copied with
+ * process_vm_readv/writev on the daemon itself rather than memcpy: a file shrunk under a
+ * mapping then gives EFAULT, where a plain load or store would kill the daemon with SIGBUS.
+ *
+ * A map by fd takes the descriptor out of the calling process (pidfd_open of the caller's
+ * thread group, then pidfd_getfd), after checking that the uid the request came with owns
+ * that process (its real, effective and saved uids, as ptrace requires) and that the file
+ * was opened with the access the mapping needs. The mapping gets a private source, named
+ * fd/PID/N, holding the daemon's MAP_SHARED view of the mapped range of the file: the backend
+ * maps the file itself where it can (IOMMU_IOAS_MAP_FILE), else that view, and `dma` always
+ * reads the view. The view lives as long as a mapping (copies included) uses it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/core_int.h"
+#include "core/itree.h"
+#include "core/parse.h"
+
+#define RW_IOV 1024 /* remote pieces per process_vm_readv/writev (UIO_MAXIOV) */
+
+/* ---------------------------------------------------------------- the dma walk */
+
+/* One piece of the walked range: called in IOVA order; a non-zero return stops the walk. */
+typedef int piece_fn(void *arg, char *mem, size_t len);
+
+static const char *const dir_name[2] = { "read", "write" };
+
+/*
+ * Walk [iova, iova + len) of io (locked) through its mappings, handing each piece of memory
+ * to fn. Stops at a hole, at a mapping without the access, or when fn says so. Returns the
+ * bytes handed over (fn's stop included), or -EFAULT / -EACCES for the first byte, or fn's
+ * -errno.
+ */
+static ssize_t dma_walk(struct core *c, struct ioas *io, const struct core_req *rq, uint64_t iova,
+			size_t len, bool write, piece_fn *fn, void *arg)
+{
+	unsigned need = write ? CORE_PROT_WRITE : CORE_PROT_READ;
+	struct itree_node *n = itree_find(&io->maps, iova);
+	uint64_t at = iova;
+	size_t done = 0;
+	int r;
+
+	if (!len)
+		return 0;
+	if (!n) {
+		ioas_error(c, io, rq, "dma %s 0x%" PRIx64 ": nothing mapped there", dir_name[write],
+			   iova);
+		return -EFAULT;
+	}
+	while (done < len) {
+		struct mapping *m = itree_entry(n, struct mapping, node);
+		uint64_t avail = n->last - at; /* minus one: n->last may be UINT64_MAX */
+		size_t piece = len - done - 1 < avail ? len - done : (size_t)avail + 1;
+
+		if (!(m->prot & need)) {
+			if (done)
+				break;
+			ioas_error(c, io, rq,
+				   "dma %s 0x%" PRIx64 ": mapping 0x%" PRIx64 "-0x%" PRIx64
+				   " (%s+0x%" PRIx64 ") is %s",
+				   dir_name[write], iova, n->start, n->last, m->src->o.name,
+				   m->offset,
+				   write ? "not writable (no w)" : "not readable (no r)");
+			return -EACCES;
+		}
+		r = fn(arg, source_ptr(m->src, m->offset + (at - n->start)), piece);
+		if (r < 0)
+			return r;
+		done += piece;
+		if (r > 0 || done == len || n->last == UINT64_MAX)
+			break;
+		at = n->last + 1;
+		n = itree_next(n);
+		if (!n || n->start != at)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+/* Copy pieces to or from one local buffer with process_vm_{read,write}v on ourselves. */
+struct vm_copy {
+	bool write;
+	char *buf; /* the local side, consumed as pieces come */
+	struct iovec remote[RW_IOV];
+	unsigned n;
+	size_t pending;
+};
+
+static int vm_flush(struct vm_copy *v)
+{
+	struct iovec local = { v->buf, v->pending };
+	ssize_t r;
+
+	if (!v->n)
+		return 0;
+	if (v->write)
+		r = process_vm_writev(getpid(), &local, 1, v->remote, v->n, 0);
+	else
+		r = process_vm_readv(getpid(), &local, 1, v->remote, v->n, 0);
+	if (r < 0)
+		return -errno;
+	if ((size_t)r != v->pending)
+		return -EFAULT;
+	v->buf += v->pending;
+	v->pending = 0;
+	v->n = 0;
+	return 0;
+}
+
+static int vm_piece(void *arg, char *mem, size_t len)
+{
+	struct vm_copy *v = arg;
+
+	v->remote[v->n++] = (struct iovec){ mem, len };
+	v->pending += len;
+	return v->n == RW_IOV ? vm_flush(v) : 0;
+}
+
+/* Collect up to CORE_DMA_IOV pieces; 1 (stop) on one more. */
+struct iov_list {
+	struct iovec iov[CORE_DMA_IOV];
+	int n;
+	bool more;
+};
+
+static int iov_piece(void *arg, char *mem, size_t len)
+{
+	struct iov_list *l = arg;
+
+	if (l->n == CORE_DMA_IOV) {
+		l->more = true;
+		return 1;
+	}
+	l->iov[l->n++] = (struct iovec){ mem, len };
+	return 0;
+}
+
+/* "source memory is gone": the file behind a mapping shrank under it. */
+static int vm_failed(struct core *c, struct ioas *io, const struct core_req *rq, bool write,
+		     uint64_t iova, int err)
+{
+	ioas_error(c, io, rq,
+		   "dma %s 0x%" PRIx64 ": the memory behind the mapping faults (%s; "
+		   "a file shrunk under it?)",
+		   dir_name[write], iova, errno_name(-err));
+	return err;
+}
+
+int core_dma_read(struct core *c, const struct core_req *rq, struct core_ioas_ref r, uint64_t iova,
+		  size_t len, int (*fn)(void *arg, const struct iovec *iov, int n), void *arg)
+{
+	struct ioas *io = core_ioas_get(c, r);
+	struct iov_list *l = NULL;
+	struct vm_copy *v = NULL;
+	ssize_t got;
+	int ret;
+
+	if (!io)
+		return -ENOENT;
+	l = malloc(sizeof(*l));
+	if (!l) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	l->n = 0;
+	l->more = false;
+	got = dma_walk(c, io, rq, iova, len, false, iov_piece, l);
+	if (got < 0) {
+		ret = (int)got;
+		goto out;
+	}
+	if (!l->more) {
+		ret = fn(arg, l->iov, l->n);
+		goto out;
+	}
+	/* more pieces than a reply should carry: gather them into one buffer */
+	v = malloc(sizeof(*v));
+	l->iov[0].iov_base = malloc(len);
+	if (!v || !l->iov[0].iov_base) {
+		free(l->iov[0].iov_base);
+		ret = -ENOMEM;
+		goto out;
+	}
+	*v = (struct vm_copy){ .write = false, .buf = l->iov[0].iov_base };
+	got = dma_walk(c, io, rq, iova, len, false, vm_piece, v);
+	ret = got < 0 ? (int)got : vm_flush(v);
+	if (ret < 0) {
+		vm_failed(c, io, rq, false, iova, ret);
+	} else {
+		l->iov[0].iov_len = (size_t)got;
+		ret = fn(arg, l->iov, 1);
+	}
+	free(l->iov[0].iov_base);
+out:
+	core_ioas_put(c, io);
+	free(v);
+	free(l);
+	return ret;
+}
+
+ssize_t core_dma_write(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
+		       uint64_t iova, const void *buf, size_t len)
+{
+	struct ioas *io = core_ioas_get(c, r);
+	struct vm_copy *v;
+	ssize_t got;
+	int ret;
+
+	if (!io)
+		return -ENOENT;
+	v = malloc(sizeof(*v));
+	if (!v) {
+		got = -ENOMEM;
+		goto out;
+	}
+	*v = (struct vm_copy){ .write = true, .buf = (char *)buf };
+	got = dma_walk(c, io, rq, iova, len, true, vm_piece, v);
+	if (got >= 0) {
+		ret = vm_flush(v);
+		if (ret < 0)
+			got = vm_failed(c, io, rq, true, iova, ret);
+	}
+	free(v);
+out:
+	core_ioas_put(c, io);
+	return got;
+}
+
+/* ---------------------------------------------------------------- map by fd */
+
+/* The Tgid and the Uid line (real, effective, saved, fs) of /proc/PID/status. */
+static int proc_status(pid_t pid, pid_t *ret_tgid, uid_t uids[4])
+{
+	char path[64], buf[4096], *p;
+	unsigned long u[4];
+	long tgid;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -ESRCH;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = '\0';
+	p = strstr(buf, "\nTgid:");
+	if (!p || sscanf(p + 6, "%ld", &tgid) != 1)
+		return -ESRCH;
+	p = strstr(buf, "\nUid:");
+	if (!p || sscanf(p + 5, "%lu %lu %lu %lu", &u[0], &u[1], &u[2], &u[3]) != 4)
+		return -ESRCH;
+	*ret_tgid = (pid_t)tgid;
+	for (int i = 0; i < 4; i++)
+		uids[i] = (uid_t)u[i];
+	return 0;
+}
+
+/*
+ * A duplicate of descriptor fdnum of the process rq came from, if rq's uid owns it and the
+ * file allows prot. 0 with *ret_fd and *ret_tgid, or -errno with the reason in why.
+ */
+static int take_fd(const struct core_req *rq, int fdnum, unsigned prot, int *ret_fd,
+		   pid_t *ret_tgid, char *why, size_t wlen)
+{
+	pid_t tgid, again;
+	uid_t uids[4];
+	int pidfd, fd = -1, fl, ret;
+	struct stat st;
+
+	/* the request names a thread (an io-wq worker under io_uring): find its process */
+	ret = proc_status(rq->pid, &tgid, uids);
+	if (ret < 0) {
+		snprintf(why, wlen, "the calling process %d is gone", (int)rq->pid);
+		return ret;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+	if (pidfd < 0) {
+		ret = -errno;
+		snprintf(why, wlen, "pidfd_open(%d): %s", (int)tgid, errno_name(-ret));
+		return ret;
+	}
+	/* read the owner through the pidfd's pid, then check it was still that process */
+	ret = proc_status(tgid, &again, uids);
+	if (ret == 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+		ret = -ESRCH;
+	if (ret < 0) {
+		snprintf(why, wlen, "the calling process %d is gone", (int)tgid);
+		goto out;
+	}
+	if (rq->uid != 0 && (uids[0] != rq->uid || uids[1] != rq->uid || uids[2] != rq->uid)) {
+		snprintf(why, wlen,
+			 "process %d (uids %u/%u/%u) is not owned by the caller's uid %u",
+			 (int)tgid, (unsigned)uids[0], (unsigned)uids[1], (unsigned)uids[2],
+			 (unsigned)rq->uid);
+		ret = -EPERM;
+		goto out;
+	}
+	fd = (int)syscall(SYS_pidfd_getfd, pidfd, fdnum, 0);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(why, wlen, "fd %d of process %d: %s", fdnum, (int)tgid,
+			 ret == -EBADF ? "not open" : errno_name(-ret));
+		goto out;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY ||
+	    ((prot & CORE_PROT_WRITE) && (fl & O_ACCMODE) != O_RDWR)) {
+		snprintf(why, wlen, "fd %d is open %s; a mapping with %s needs %s", fdnum,
+			 fl < 0				? "oddly"
+			 : (fl & O_ACCMODE) == O_WRONLY ? "write-only"
+							: "read-only",
+			 prot & CORE_PROT_WRITE ? "w" : "r",
+			 prot & CORE_PROT_WRITE ? "O_RDWR" : "O_RDONLY or O_RDWR");
+		ret = -EPERM;
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, wlen, "fd %d is not a regular file", fdnum);
+		ret = -EINVAL;
+		goto out;
+	}
+	*ret_fd = fd;
+	*ret_tgid = tgid;
+	fd = -1;
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	close(pidfd);
+	return ret;
+}
+
+int core_ioas_map_fd(struct core *c, struct ioas *io, const struct core_req *rq, bool fixed,
+		     uint64_t iova, int fdnum, uint64_t offset, uint64_t length, unsigned prot,
+		     uint64_t *ret_iova)
+{
+	struct core_map_cmd m = {
+		.fixed = fixed, .iova = iova, .length = length, .offset = offset, .prot = prot
+	};
+	uint64_t map_off, end;
+	struct source *s = NULL;
+	struct stat st;
+	char why[200];
+	pid_t tgid = 0;
+	int fd = -1, ret;
+
+	if (!(prot & (CORE_PROT_READ | CORE_PROT_WRITE))) {
+		ioas_error(c, io, rq, "map by fd %d: no access given (r, w or rw)", fdnum);
+		return -EINVAL;
+	}
+	ret = take_fd(rq, fdnum, prot, &fd, &tgid, why, sizeof(why));
+	if (ret < 0) {
+		ioas_error(c, io, rq, "map by fd %d: %s", fdnum, why);
+		return ret;
+	}
+	if (fstat(fd, &st) < 0 || !length || offset > (uint64_t)st.st_size ||
+	    length > (uint64_t)st.st_size - offset) {
+		ioas_error(c, io, rq,
+			   "map by fd %d: offset 0x%" PRIx64 " + length 0x%" PRIx64
+			   " is not inside the file (size 0x%" PRIx64 ")",
+			   fdnum, offset, length, (uint64_t)st.st_size);
+		ret = -EINVAL;
+		goto out;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* the view: the pages of the range, at the file offset's place in a huge page */
+	map_off = offset & ~(BACKEND_PAGE_SIZE - 1);
+	end = offset + length;
+	s->mem = core_mmap_aligned(end - map_off, map_off,
+				   PROT_READ | (prot & CORE_PROT_WRITE ? PROT_WRITE : 0),
+				   MAP_SHARED, fd, map_off);
+	if (s->mem == MAP_FAILED) {
+		ret = -errno;
+		s->mem = NULL;
+		ioas_error(c, io, rq, "map by fd %d: mmap: %s", fdnum, errno_name(-ret));
+		goto out;
+	}
+	snprintf(s->o.name, sizeof(s->o.name), "fd/%d/%d", (int)tgid, fdnum);
+	s->fd_view = true;
+	s->set = true;
+	s->writable = prot & CORE_PROT_WRITE;
+	s->mem_off = map_off;
+	s->mem_len = end - map_off;
+	s->size = end;
+	m.source = s->o.name;
+	ret = core_ioas_map_source(c, io, rq, &m, s, fd, ret_iova);
+	if (ret == 0)
+		s = NULL; /* the mapping holds it */
+out:
+	if (s) {
+		if (s->mem)
+			munmap(s->mem, s->mem_len);
+		free(s);
+	}
+	close(fd);
+	return ret;
+}
