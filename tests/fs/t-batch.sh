@@ -26,7 +26,7 @@ run_prog() {
 
 before=$(snapshot)
 # malformed first: it counts lines in `errors`, a bounded ring
-for prog in malformed order sessions overflow lib-helpers lib-map65536 killed-client; do
+for prog in malformed order sessions overflow lib-helpers lib-map65536 killed-client dma-fd; do
 	run_prog "$prog"
 done
 
