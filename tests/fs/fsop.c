@@ -15,6 +15,8 @@
  *   fsop rdwr FILE DATA         open O_RDWR, one write(2), read(2) until 0, close
  *   fsop writes FILE DATA...    open O_WRONLY, one write(2) per DATA in order, close
  *   fsop read FILE              open O_RDONLY, read(2) until 0, close
+ *   fsop readat OFF LEN FILE    open O_RDONLY, one pread(2) of LEN at OFF, close ("short N"
+ *                               when it returned N < LEN bytes; the data follows)
  *   fsop create FILE            open O_WRONLY|O_CREAT|O_TRUNC 0644 (creat(2)), close
  *   fsop truncate FILE LEN | mkdir PATH | rmdir PATH | unlink PATH
  *   fsop symlink TARGET LINKPATH | rename OLD NEW
@@ -153,7 +155,7 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: fsop write|rdwr FILE DATA | writes FILE DATA... | writeat OFF FILE DATA\n"
-		"       | read|create|sendfile FILE\n"
+		"       | read|create|sendfile FILE | readat OFF LEN FILE\n"
 		"       | truncate FILE LEN | mkdir|rmdir|unlink PATH\n"
 		"       | symlink TARGET LINKPATH | rename OLD NEW\n");
 	return 2;
@@ -248,6 +250,39 @@ static int sendfile_op(const char *path)
 	return n < 0 ? 1 : 0;
 }
 
+/* One pread(2): the positional files (dma) answer at an offset, not from 0. */
+static int read_at(int argc, char **argv)
+{
+	off_t off, len;
+	char *buf = NULL;
+	ssize_t n = 0;
+	int fd;
+
+	if (argc != 5 || parse_off(argv[2], &off) || parse_off(argv[3], &len) || len < 0 ||
+	    len > READ_MAX)
+		return usage();
+	buf = malloc(len ? (size_t)len : 1);
+	fd = open(argv[4], O_RDONLY | O_CLOEXEC);
+	if (!buf) {
+		fail(ENOMEM);
+	} else if (fd < 0) {
+		fail(errno);
+	} else {
+		n = pread(fd, buf, (size_t)len, off);
+		if (n < 0)
+			fail(errno);
+		else if (n < len)
+			snprintf(status, sizeof(status), "short %zd", n);
+	}
+	if (fd >= 0 && close(fd) < 0)
+		fail(errno);
+	printf("%s\n", status);
+	if (n > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	free(buf);
+	return flush_stdout();
+}
+
 int main(int argc, char **argv)
 {
 	const char *op = argc > 1 ? argv[1] : "";
@@ -259,6 +294,8 @@ int main(int argc, char **argv)
 		return file_op(op, argc, argv);
 	if (!strcmp(op, "sendfile") && argc == 3)
 		return sendfile_op(argv[2]);
+	if (!strcmp(op, "readat"))
+		return read_at(argc, argv);
 	if (!strcmp(op, "truncate") && argc == 4 && !parse_off(argv[3], &len)) {
 		r = truncate(argv[2], len);
 	} else if (!strcmp(op, "mkdir") && argc == 3) {

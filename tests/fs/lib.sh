@@ -23,14 +23,16 @@ pass() { NPASS=$((NPASS + 1)); log "ok - $*"; }
 fail() { NFAIL=$((NFAIL + 1)); log "not ok - $*"; }
 
 # mount_ioasfs [OPTIONS...]: mount with -o OPTIONS, wait until the root answers.
+# IOASFS_WRAP, if set, is a command (words) the daemon (and its valgrind) runs under.
 mount_ioasfs() {
 	local opts=${1:-}
+	# shellcheck disable=SC2086
 	if [ -n "${IOASFS_VALGRIND:-}" ]; then
-		valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+		${IOASFS_WRAP:-} valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
 			--errors-for-leak-kinds=definite,indirect --log-file="$WORK/valgrind.%p" \
 			"$IOASFS_BIN" -f ${opts:+-o "$opts"} "$M" 2>>"$WORK/daemon.log" &
 	else
-		"$IOASFS_BIN" -f ${opts:+-o "$opts"} "$M" 2>>"$WORK/daemon.log" &
+		${IOASFS_WRAP:-} "$IOASFS_BIN" -f ${opts:+-o "$opts"} "$M" 2>>"$WORK/daemon.log" &
 	fi
 	PID=$!
 	local i
