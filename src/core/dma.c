@@ -12,7 +12,8 @@
  * mapping then gives EFAULT, where a plain load or store would kill the daemon with SIGBUS.
  *
  * A map by fd takes the descriptor out of the calling process (pidfd_open of the caller's
- * thread group, then pidfd_getfd), after checking that the uid the request came with owns
+ * thread group, then pidfd_getfd; where pidfds are missing, /proc/PID/fd/N opened again with
+ * the descriptor's own access mode), after checking that the uid the request came with owns
  * that process (its real, effective and saved uids, as ptrace requires) and that the file
  * was opened with the access the mapping needs. The mapping gets a private source, named
  * fd/PID/N, holding the daemon's MAP_SHARED view of the mapped range of the file: the backend
@@ -248,24 +249,32 @@ out:
 
 /* ---------------------------------------------------------------- map by fd */
 
-/* The Tgid and the Uid line (real, effective, saved, fs) of /proc/PID/status. */
-static int proc_status(pid_t pid, pid_t *ret_tgid, uid_t uids[4])
+/* A small file of /proc, NUL-terminated: 0 or -ESRCH (-EBADF for a missing fdinfo). */
+static int proc_read(int dirfd, const char *name, char *buf, size_t len)
 {
-	char path[64], buf[4096], *p;
-	unsigned long u[4];
-	long tgid;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -ESRCH;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return errno == ENOENT && !strncmp(name, "fd", 2) ? -EBADF : -ESRCH;
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
 		return -ESRCH;
 	buf[n] = '\0';
+	return 0;
+}
+
+/* The Tgid and the Uid line (real, effective, saved, fs) of a /proc/PID directory. */
+static int proc_status(int dirfd, pid_t *ret_tgid, uid_t uids[4])
+{
+	char buf[4096], *p;
+	unsigned long u[4];
+	long tgid;
+	int ret = proc_read(dirfd, "status", buf, sizeof(buf));
+
+	if (ret < 0)
+		return ret;
 	p = strstr(buf, "\nTgid:");
 	if (!p || sscanf(p + 6, "%ld", &tgid) != 1)
 		return -ESRCH;
@@ -278,49 +287,87 @@ static int proc_status(pid_t pid, pid_t *ret_tgid, uid_t uids[4])
 	return 0;
 }
 
+static int proc_open(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -ESRCH : fd;
+}
+
+/*
+ * Descriptor fdnum of the process whose /proc directory is procfd (tgid): pidfd_getfd, or
+ * where the system has no pidfds (before Linux 5.6, or under a seccomp filter or valgrind
+ * that refuses them) the file opened again through /proc/PID/fd/N with the access mode the
+ * descriptor has (its fdinfo flags), which gives the daemon no access the descriptor does not.
+ */
+static int get_fd(int procfd, pid_t tgid, int fdnum)
+{
+	char name[32], info[1024], *p;
+	unsigned long flags;
+	int pidfd, fd, ret;
+
+	pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+	if (pidfd >= 0) {
+		/* the number could have been reused since procfd: is procfd's process alive? */
+		ret = proc_status(procfd, &(pid_t){ 0 }, (uid_t[4]){ 0 });
+		fd = ret < 0 ? ret : (int)syscall(SYS_pidfd_getfd, pidfd, fdnum, 0);
+		if (fd == -1)
+			fd = -errno;
+		close(pidfd);
+		if (fd != -ENOSYS)
+			return fd;
+	} else if (errno != ENOSYS) {
+		return -ESRCH;
+	}
+	snprintf(name, sizeof(name), "fdinfo/%d", fdnum);
+	ret = proc_read(procfd, name, info, sizeof(info));
+	if (ret < 0)
+		return ret;
+	p = strstr(info, "flags:");
+	if (!p || sscanf(p + 6, "%lo", &flags) != 1 || (flags & O_PATH))
+		return -EBADF;
+	snprintf(name, sizeof(name), "fd/%d", fdnum);
+	fd = openat(procfd, name, (int)(flags & O_ACCMODE) | O_CLOEXEC);
+	return fd < 0 ? (errno == ENOENT ? -EBADF : -errno) : fd;
+}
+
 /*
  * A duplicate of descriptor fdnum of the process rq came from, if rq's uid owns it and the
- * file allows prot. 0 with *ret_fd and *ret_tgid, or -errno with the reason in why.
+ * file allows prot. 0 with *ret_fd and *ret_tgid, or -errno with the reason in why. The
+ * process is held by its /proc directory, so that a pid reused meanwhile cannot answer.
  */
 static int take_fd(const struct core_req *rq, int fdnum, unsigned prot, int *ret_fd,
 		   pid_t *ret_tgid, char *why, size_t wlen)
 {
-	pid_t tgid, again;
+	pid_t tgid;
 	uid_t uids[4];
-	int pidfd, fd = -1, fl, ret;
+	int procfd, fd = -1, fl, ret;
 	struct stat st;
 
 	/* the request names a thread (an io-wq worker under io_uring): find its process */
-	ret = proc_status(rq->pid, &tgid, uids);
+	procfd = proc_open(rq->pid);
+	ret = procfd < 0 ? procfd : proc_status(procfd, &tgid, uids);
+	if (procfd >= 0)
+		close(procfd);
+	procfd = ret < 0 ? ret : proc_open(tgid);
+	ret = procfd < 0 ? procfd : proc_status(procfd, &tgid, uids);
 	if (ret < 0) {
 		snprintf(why, wlen, "the calling process %d is gone", (int)rq->pid);
-		return ret;
-	}
-	pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
-	if (pidfd < 0) {
-		ret = -errno;
-		snprintf(why, wlen, "pidfd_open(%d): %s", (int)tgid, errno_name(-ret));
-		return ret;
-	}
-	/* read the owner through the pidfd's pid, then check it was still that process */
-	ret = proc_status(tgid, &again, uids);
-	if (ret == 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
-		ret = -ESRCH;
-	if (ret < 0) {
-		snprintf(why, wlen, "the calling process %d is gone", (int)tgid);
 		goto out;
 	}
 	if (rq->uid != 0 && (uids[0] != rq->uid || uids[1] != rq->uid || uids[2] != rq->uid)) {
-		snprintf(why, wlen,
-			 "process %d (uids %u/%u/%u) is not owned by the caller's uid %u",
+		snprintf(why, wlen, "process %d (uids %u/%u/%u) is not owned by the caller's uid %u",
 			 (int)tgid, (unsigned)uids[0], (unsigned)uids[1], (unsigned)uids[2],
 			 (unsigned)rq->uid);
 		ret = -EPERM;
 		goto out;
 	}
-	fd = (int)syscall(SYS_pidfd_getfd, pidfd, fdnum, 0);
+	fd = get_fd(procfd, tgid, fdnum);
 	if (fd < 0) {
-		ret = -errno;
+		ret = fd;
 		snprintf(why, wlen, "fd %d of process %d: %s", fdnum, (int)tgid,
 			 ret == -EBADF ? "not open" : errno_name(-ret));
 		goto out;
@@ -329,7 +376,7 @@ static int take_fd(const struct core_req *rq, int fdnum, unsigned prot, int *ret
 	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY ||
 	    ((prot & CORE_PROT_WRITE) && (fl & O_ACCMODE) != O_RDWR)) {
 		snprintf(why, wlen, "fd %d is open %s; a mapping with %s needs %s", fdnum,
-			 fl < 0				? "oddly"
+			 fl < 0		? "oddly"
 			 : (fl & O_ACCMODE) == O_WRONLY ? "write-only"
 							: "read-only",
 			 prot & CORE_PROT_WRITE ? "w" : "r",
@@ -349,7 +396,8 @@ static int take_fd(const struct core_req *rq, int fdnum, unsigned prot, int *ret
 out:
 	if (fd >= 0)
 		close(fd);
-	close(pidfd);
+	if (procfd >= 0)
+		close(procfd);
 	return ret;
 }
 

@@ -6,12 +6,16 @@
 #   scale_1M_vs_1K_ratio      per-op cost with 1,000,000 mappings vs 1,000 (bench_core)
 #   bytes_per_mapping         daemon RSS growth per mapping at 1,000,000 mappings
 #   cat_mappings_*            reading `mappings` at 100,000 and 1,000,000 lines
+#   dma_read_MBps             1 MiB preads of 64 MiB mapped from a tmpfs file, through `dma`,
+#   file_read_MBps            ... and the same preads from the file itself;
+#   dma_read_ratio            the first over the second (bench_dma)
 set -eu
-: "${IOASFS_BIN:?}" "${BENCH_CORE:?}" "${BENCH_BATCH:?}"
+: "${IOASFS_BIN:?}" "${BENCH_CORE:?}" "${BENCH_BATCH:?}" "${BENCH_DMA:?}"
 W=$(mktemp -d /tmp/ioasfs-bench.XXXXXX)
 M=$W/mnt
 mkdir -p "$M"
-cleanup() { fusermount3 -u "$M" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$W"; }
+SHM=$(mktemp /dev/shm/ioasfs-bench.XXXXXX)
+cleanup() { fusermount3 -u "$M" 2>/dev/null || true; wait 2>/dev/null; rm -rf "$W" "$SHM"; }
 trap cleanup EXIT
 "$IOASFS_BIN" -f "$M" 2>"$W/daemon.log" &
 PID=$!
@@ -37,6 +41,14 @@ echo "text_1024_lines_per_write_ns_per_cmd $bulk"
 # same records run by the daemon's core in-process (model + sim, no FUSE)
 awk -v b="$batch" -v i="$inproc" 'BEGIN { printf "batch_vs_inprocess_ratio %.2f\n", b / i }'
 awk -v b="$batch" -v i="$corein" 'BEGIN { printf "batch_vs_core_inprocess_ratio %.2f\n", b / i }'
+
+# dma: a 64 MiB tmpfs file as a source, mapped at 4 GiB, read through dma and directly
+head -c 64M /dev/urandom >"$SHM"
+mkdir "$M/sources/shm"
+echo "$SHM" >"$M/sources/shm/path"
+echo "0x100000000 64M shm" >"$M/ioas/vm/map"
+"$BENCH_DMA" "$M/ioas/vm/dma" 0x100000000 "$SHM" 64
+echo "0x100000000 64M" >"$M/ioas/vm/unmap"
 
 "$BENCH_CORE" scale
 

@@ -679,7 +679,8 @@ static void make_cmd(struct fz *f, struct in *in, struct ioasfs_cmd *c)
 
 	memset(c, 0, sizeof(*c));
 	c->version = IOASFS_BATCH_VERSION;
-	c->opcode = b % IOASFS_OP_MAX;
+	/* not MAP_FD*: they take descriptors out of a real process (tests/batch/dma-fd) */
+	c->opcode = b % IOASFS_OP_MAP_FD;
 	c->user_data = un(in, 2);
 	c->iova = val(f, in);
 	c->length = len_val(f, in);
