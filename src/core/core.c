@@ -1042,11 +1042,15 @@ int core_ioas_map_source(struct core *c, struct ioas *io, const struct core_req 
 		ret = -ENOMEM;
 		goto out;
 	}
+	ret = -ENOTTY;
 	if (fd >= 0 && c->be->ops->map_file)
 		ret = c->be->ops->map_file(c->be, io->id, flags, fd, m->offset, m->length, &iova);
-	else
+	/* no IOMMU_IOAS_MAP_FILE (a kernel before 6.13): map the daemon's view of the file */
+	if (ret == -ENOTTY) {
+		iova = m->iova;
 		ret = c->be->ops->map(c->be, io->id, flags, source_ptr(s, m->offset), m->length,
 				      &iova);
+	}
 	if (ret < 0) {
 		slab_free(&io->slab, mp);
 		map_failure(c, io, rq, m, ret);

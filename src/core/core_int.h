@@ -137,7 +137,8 @@ static inline char *source_ptr(const struct source *s, uint64_t off)
 
 /*
  * Map m of source s into io (locked). With fd >= 0 and a backend that has map_file, the
- * backend maps the file (IOMMU_IOAS_MAP_FILE at m->offset); else it maps s's memory.
+ * backend maps the file (IOMMU_IOAS_MAP_FILE at m->offset); else, or when the kernel does not
+ * know that ioctl (ENOTTY), it maps s's memory.
  */
 int core_ioas_map_source(struct core *c, struct ioas *io, const struct core_req *rq,
 			 const struct core_map_cmd *m, struct source *s, int fd,

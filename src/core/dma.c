@@ -17,7 +17,8 @@
  * that process (its real, effective and saved uids, as ptrace requires) and that the file
  * was opened with the access the mapping needs. The mapping gets a private source, named
  * fd/PID/N, holding the daemon's MAP_SHARED view of the mapped range of the file: the backend
- * maps the file itself where it can (IOMMU_IOAS_MAP_FILE), else that view, and `dma` always
+ * maps the file itself where it can (IOMMU_IOAS_MAP_FILE, for shmem and hugetlbfs files on a
+ * kernel that has it), else that view, and `dma` always
  * reads the view. The view lives as long as a mapping (copies included) uses it.
  */
 #include <errno.h>
@@ -31,6 +32,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "core/core_int.h"
@@ -401,6 +403,19 @@ out:
 	return ret;
 }
 
+/*
+ * IOMMU_IOAS_MAP_FILE pins a file's pages by the file (memfd_pin_folios), which only shmem
+ * (memfds, tmpfs) and hugetlbfs files allow; any other file is mapped through the view.
+ */
+static bool file_pinnable(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 &&
+	       (sf.f_type == 0x01021994 /* TMPFS_MAGIC */ ||
+		sf.f_type == (typeof(sf.f_type))0x958458f6 /* HUGETLBFS_MAGIC */);
+}
+
 int core_ioas_map_fd(struct core *c, struct ioas *io, const struct core_req *rq, bool fixed,
 		     uint64_t iova, int fdnum, uint64_t offset, uint64_t length, unsigned prot,
 		     uint64_t *ret_iova)
@@ -458,7 +473,7 @@ int core_ioas_map_fd(struct core *c, struct ioas *io, const struct core_req *rq,
 	s->mem_len = end - map_off;
 	s->size = end;
 	m.source = s->o.name;
-	ret = core_ioas_map_source(c, io, rq, &m, s, fd, ret_iova);
+	ret = core_ioas_map_source(c, io, rq, &m, s, file_pinnable(fd) ? fd : -1, ret_iova);
 	if (ret == 0)
 		s = NULL; /* the mapping holds it */
 out:
