@@ -309,6 +309,7 @@ static int get_fd(int procfd, pid_t tgid, int fdnum)
 {
 	char name[32], info[1024], *p;
 	unsigned long flags;
+	struct stat st;
 	int pidfd, fd, ret;
 
 	pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
@@ -331,8 +332,13 @@ static int get_fd(int procfd, pid_t tgid, int fdnum)
 	p = strstr(info, "flags:");
 	if (!p || sscanf(p + 6, "%lo", &flags) != 1 || (flags & O_PATH))
 		return -EBADF;
+	/* open nothing but a regular file: a FIFO's open could wait, a device's act */
 	snprintf(name, sizeof(name), "fd/%d", fdnum);
-	fd = openat(procfd, name, (int)(flags & O_ACCMODE) | O_CLOEXEC);
+	if (fstatat(procfd, name, &st, 0) < 0)
+		return errno == ENOENT ? -EBADF : -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	fd = openat(procfd, name, (int)(flags & O_ACCMODE) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	return fd < 0 ? (errno == ENOENT ? -EBADF : -errno) : fd;
 }
 
@@ -370,8 +376,11 @@ static int take_fd(const struct core_req *rq, int fdnum, unsigned prot, int *ret
 	fd = get_fd(procfd, tgid, fdnum);
 	if (fd < 0) {
 		ret = fd;
-		snprintf(why, wlen, "fd %d of process %d: %s", fdnum, (int)tgid,
-			 ret == -EBADF ? "not open" : errno_name(-ret));
+		if (ret == -EINVAL)
+			snprintf(why, wlen, "fd %d is not a regular file", fdnum);
+		else
+			snprintf(why, wlen, "fd %d of process %d: %s", fdnum, (int)tgid,
+				 ret == -EBADF ? "not open" : errno_name(-ret));
 		goto out;
 	}
 	fl = fcntl(fd, F_GETFL);
