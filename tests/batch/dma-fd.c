@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #include "helpers.h"
 
 #define RW  (IOASFS_PROT_READ | IOASFS_PROT_WRITE)
@@ -101,6 +103,36 @@ static bool reads_pattern(const char *path, uint64_t off, uint64_t foff, size_t 
 		      n == (ssize_t)len ? ", different bytes" : "");
 	free(buf);
 	return ok;
+}
+
+/*
+ * One io_uring READ of len bytes at off: async direct I/O, which the kernel answers with 0
+ * at or past the file's size, so this is what dma's size is for. The count, or -errno.
+ */
+static ssize_t uring_read(const char *path, void *buf, unsigned len, uint64_t off)
+{
+	struct io_uring ring;
+	struct io_uring_cqe *cqe;
+	int fd = open(path, O_RDONLY), r;
+
+	if (fd < 0)
+		return -errno;
+	r = io_uring_queue_init(2, &ring, 0);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	io_uring_prep_read(io_uring_get_sqe(&ring), fd, buf, len, off);
+	r = io_uring_submit_and_wait(&ring, 1);
+	if (r >= 0)
+		r = io_uring_wait_cqe(&ring, &cqe);
+	if (r >= 0) {
+		r = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+	close(fd);
+	return r;
 }
 
 /* Snapshot errors, then check after a refusal: one new line containing what. */
@@ -286,6 +318,15 @@ int main(int argc, char **argv)
 
 	/* reads: all of it, across the boundary, into a hole (short), from a hole (EFAULT) */
 	t_check(reads_pattern(dma, a, 0, MiB, mem), "one 1 MiB dma read at the returned IOVA");
+	{
+		unsigned char *big = malloc(MiB);
+
+		n = big ? uring_read(dma, big, MiB, a) : -ENOMEM;
+		t_check(n == (ssize_t)MiB && !memcmp(big, mem, MiB),
+			"the same read as an io_uring READ (%s)",
+			n < 0 ? t_errname((int)n) : "bytes");
+		free(big);
+	}
 	t_check(reads_pattern(dma, a + MiB - 32 * KiB, MiB - 32 * KiB, 64 * KiB, mem),
 		"a 64 KiB read across the two mappings");
 	{
