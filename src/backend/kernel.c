@@ -689,6 +689,25 @@ static void k_close(struct backend *be)
 	free(k);
 }
 
+static const struct backend_ops kernel_ops;
+static struct backend_ops kernel_ops_no_map_file;
+
+/*
+ * Does this kernel have IOMMU_IOAS_MAP_FILE (6.13+)? Asked with IOAS id 0, which no kernel
+ * accepts: ENOTTY means the ioctl is unknown, any other answer that it exists.
+ */
+static bool has_map_file(struct kbackend *k)
+{
+	struct iommu_ioas_map_file cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_READABLE,
+		.fd = -1,
+		.length = BACKEND_PAGE_SIZE,
+	};
+
+	return kfd_ioctl(k, IOMMU_IOAS_MAP_FILE, &cmd) != -ENOTTY;
+}
+
 static const struct backend_ops kernel_ops = {
 	.name = "kernel",
 	.close = k_close,
@@ -729,6 +748,11 @@ int kernel_backend_create(const struct kernel_sys *sys, const char *iommu_path,
 	}
 	pthread_mutex_init(&k->lock, NULL);
 	k->be.ops = &kernel_ops;
+	if (!has_map_file(k)) {
+		kernel_ops_no_map_file = kernel_ops;
+		kernel_ops_no_map_file.map_file = NULL;
+		k->be.ops = &kernel_ops_no_map_file;
+	}
 	*ret = &k->be;
 	return 0;
 }

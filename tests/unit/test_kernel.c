@@ -50,6 +50,7 @@ struct ukern {
 	int fail_err;		      /* ... with this errno ... */
 	unsigned fail_skip;	      /* ... after this many successful calls of it */
 	bool sysfs;		      /* serve reserved_regions */
+	bool no_map_file;	      /* a kernel before 6.13 */
 };
 
 static void ukern_init(struct ukern *u, const char *platform)
@@ -208,6 +209,8 @@ static int u_iommufd(struct ukern *u, unsigned long req, void *arg)
 	case IOMMU_IOAS_MAP_FILE: {
 		struct iommu_ioas_map_file *c = arg;
 
+		if (u->no_map_file)
+			return -ENOTTY;
 		check_iommufd_struct(req, arg, sizeof(*c));
 		if (c->fd < 0)
 			return -EBADF;
@@ -564,7 +567,17 @@ START_TEST(map_file_marshaling)
 	ck_assert_int_eq(k->ops->map_file(k, ioas, 7, 7, 0, 0x2000, &iova), 0);
 	ck_assert_uint_eq(iova, 0x400000);
 	ck_assert_int_eq(k->ops->map_file(k, ioas, 6, -1, 0, 0x1000, &iova), -EBADF);
-	ck_assert_uint_eq(u.calls[IOMMU_IOAS_MAP_FILE & 0xff], 3);
+	/* three maps and the probe at create */
+	ck_assert_uint_eq(u.calls[IOMMU_IOAS_MAP_FILE & 0xff], 4);
+	k->ops->close(k);
+	ukern_fini(&u);
+
+	/* a kernel without the ioctl: the backend offers no map_file (status says no) */
+	ukern_init(&u, "x86-vtd");
+	u.no_map_file = true;
+	k = kernel_on(&u);
+	ck_assert_ptr_null(k->ops->map_file);
+	ck_assert_ptr_nonnull(k->ops->map);
 	k->ops->close(k);
 	ukern_fini(&u);
 }

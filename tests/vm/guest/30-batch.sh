@@ -4,7 +4,8 @@
 # records on the batch file, and libioasfs over io_uring) run against a daemon started with
 # -o backend=kernel, after the e1000e has been bound so that the platform carries the real
 # MSI hole and 39-bit aperture the programs' refusal cases expect; every map and unmap they
-# make is an IOMMU_IOAS_MAP / UNMAP ioctl on the guest's /dev/iommu.
+# make is an IOMMU_IOAS_MAP / UNMAP ioctl on the guest's /dev/iommu, and dma-fd's maps of a
+# memfd by fd are IOMMU_IOAS_MAP_FILE (status must say map_file yes).
 # shellcheck source=lib.sh
 . "$VMLIB"
 
@@ -15,7 +16,9 @@ check "mkdir devices/$v binds the e1000e" mkdir "$M/devices/$v"
 expect_file "platform/reserved is the device's MSI hole" "$M/platform/reserved" \
 	"0x00000000fee00000-0x00000000feefffff msi"
 
-for prog in malformed order sessions overflow lib-helpers lib-map65536 killed-client; do
+expect_eq "status: the kernel has IOMMU_IOAS_MAP_FILE" "$(grep '^map_file' "$M/status")" \
+	"map_file yes"
+for prog in malformed order sessions overflow lib-helpers lib-map65536 killed-client dma-fd; do
 	rc=0
 	"/bin/$prog" "$M" >"$WORK/$prog.out" 2>&1 || rc=$?
 	sed 's/^/#   /' "$WORK/$prog.out"
