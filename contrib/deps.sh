@@ -5,9 +5,22 @@ IOASFS_DEPS=(build-essential autoconf automake libtool pkg-config libfuse3-dev f
 	liburing-dev check valgrind
 	libjson-c-dev systemd) # save/restore; systemd-analyze for tests/fs/t-install.sh
 
+# tests/vm (the real iommufd kernel under qemu): qemu, the guest's busybox, the kernel build
+IOASFS_VM_DEPS=(qemu-system-x86 busybox-static flex bison cpio libelf-dev bc libssl-dev xz-utils
+	gcc make)
+
 ioasfs_install_deps() {
+	ioasfs_install_pkgs "${IOASFS_DEPS[@]}"
+}
+
+ioasfs_install_vm_deps() {
+	ioasfs_install_pkgs "${IOASFS_VM_DEPS[@]}"
+}
+
+# Install those of the packages given that are missing, from the host's own archive.
+ioasfs_install_pkgs() {
 	local missing=() p
-	for p in "${IOASFS_DEPS[@]}"; do
+	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 			missing+=("$p")
 	done
