@@ -23,6 +23,8 @@ expect_eq "edu-dma finds the same device" "$("$EDU_DMA" find 2>&1)" "$edu"
 if mount_ioasfs backend=sim; then
 	ok "ioasfs -o backend=sim mounts"
 	check "status names the sim backend" grep -qi 'sim' "$M/status"
+	note "status in the guest:"
+	note_file "$M/status" 20
 	check "mkdir ioas/a" mkdir "$M/ioas/a"
 	check "mkdir sources/s" mkdir "$M/sources/s"
 	expect_eq "anon source" "$(write_err "$M/sources/s/path" "anon 4M")" ""
