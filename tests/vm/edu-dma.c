@@ -17,7 +17,7 @@
  * 0x40000, and by default the device only reaches 28-bit (256 MiB) DMA addresses. A transfer
  * whose device-side range leaves the buffer stops QEMU, so that range is checked here.
  *
- *   edu-dma find                      print the edu device's address (0000:00:03.0)
+ *   edu-dma find                      print the edu device's PCI address (0000:00:02.0)
  *   edu-dma [-d BDF] to-dev IOVA LEN  RAM at IOVA -> device buffer
  *   edu-dma [-d BDF] from-dev IOVA LEN device buffer -> RAM at IOVA
  *   edu-dma [-d BDF] copy SRC DST LEN SRC -> device buffer -> DST
@@ -37,25 +37,25 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PCI_DEVICES "/sys/bus/pci/devices"
-#define EDU_VENDOR 0x1234
-#define EDU_DEVICE 0x11e8
-#define EDU_BAR_SIZE 0x100000
-#define EDU_ID 0x00
-#define EDU_DMA_SRC 0x80
-#define EDU_DMA_DST 0x88
-#define EDU_DMA_COUNT 0x90
-#define EDU_DMA_CMD 0x98
-#define EDU_CMD_START 0x1
-#define EDU_CMD_TO_RAM 0x2
-#define EDU_BUF 0x40000
-#define EDU_BUF_SIZE 4096
-#define EDU_DMA_MASK 0x0fffffffULL
-#define PCI_COMMAND 0x04
+#define PCI_DEVICES	   "/sys/bus/pci/devices"
+#define EDU_VENDOR	   0x1234
+#define EDU_DEVICE	   0x11e8
+#define EDU_BAR_SIZE	   0x100000
+#define EDU_ID		   0x00
+#define EDU_DMA_SRC	   0x80
+#define EDU_DMA_DST	   0x88
+#define EDU_DMA_COUNT	   0x90
+#define EDU_DMA_CMD	   0x98
+#define EDU_CMD_START	   0x1
+#define EDU_CMD_TO_RAM	   0x2
+#define EDU_BUF		   0x40000
+#define EDU_BUF_SIZE	   4096
+#define EDU_DMA_MASK	   0x0fffffffULL
+#define PCI_COMMAND	   0x04
 #define PCI_COMMAND_MEMORY 0x2
 #define PCI_COMMAND_MASTER 0x4
-#define DMA_TIMEOUT_MS 5000
-#define DEV_NAME 256
+#define DMA_TIMEOUT_MS	   5000
+#define DEV_NAME	   256
 
 static int read_hex(const char *dev, const char *attr, unsigned long *ret)
 {
@@ -91,7 +91,8 @@ static int find_edu(char *ret)
 
 		if (e->d_name[0] == '.')
 			continue;
-		if (read_hex(e->d_name, "vendor", &vendor) || read_hex(e->d_name, "device", &device))
+		if (read_hex(e->d_name, "vendor", &vendor) ||
+		    read_hex(e->d_name, "device", &device))
 			continue;
 		if (vendor == EDU_VENDOR && device == EDU_DEVICE) {
 			snprintf(ret, DEV_NAME, "%s", e->d_name);
@@ -196,8 +197,10 @@ static int transfer(volatile uint8_t *bar, uint64_t src, uint64_t dst, uint64_t 
 		}
 		usleep(1000);
 	}
-	printf("edu-dma: %s 0x%" PRIx64 " -> %s 0x%" PRIx64 " (%" PRIu64 " bytes): finished in %ld ms\n",
-	       to_ram ? "device" : "iova", src, to_ram ? "iova" : "device", dst, len, now_ms() - t0);
+	printf("edu-dma: %s 0x%" PRIx64 " -> %s 0x%" PRIx64 " (%" PRIu64
+	       " bytes): finished in %ld ms\n",
+	       to_ram ? "device" : "iova", src, to_ram ? "iova" : "device", dst, len,
+	       now_ms() - t0);
 	return 0;
 }
 
@@ -260,7 +263,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if ((!strcmp(argv[i], "to-dev") || !strcmp(argv[i], "from-dev")) && argc == i + 3) {
-		if (parse_u64(argv[i + 1], &a) || parse_u64(argv[i + 2], &len) || check_args(a, len))
+		if (parse_u64(argv[i + 1], &a) || parse_u64(argv[i + 2], &len) ||
+		    check_args(a, len))
 			return 1;
 	} else if (!strcmp(argv[i], "copy") && argc == i + 4) {
 		if (parse_u64(argv[i + 1], &a) || parse_u64(argv[i + 2], &b) ||
