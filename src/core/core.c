@@ -262,7 +262,10 @@ void core_show_status(struct core *c, struct sbuf *sb)
 	sbuf_printf(sb, "limit_devices %d\n", CORE_MAX_DEVICES);
 	sbuf_printf(sb, "limit_sources %d\n", CORE_MAX_SOURCES);
 	sbuf_printf(sb, "limit_windows %d\n", CORE_MAX_WINDOWS);
+	sbuf_printf(sb, "limit_mappings %" PRIu64 "\n", c->max_mappings);
+	sbuf_printf(sb, "limit_reserved %d\n", CORE_MAX_RESERVED);
 	sbuf_printf(sb, "limit_errors %d\n", CORE_ERRORS_RING);
+	sbuf_printf(sb, "limit_error_bytes %d\n", CORE_ERROR_LEN);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -277,6 +280,7 @@ int core_create(struct backend *be, const struct platform *plat, struct core **r
 	c->be = be;
 	c->plat = *plat;
 	c->next_serial = 1;
+	c->max_mappings = CORE_MAX_MAPPINGS;
 	for (int i = 0; i < 3; i++)
 		list_init(&c->objs[i]);
 	pthread_rwlockattr_init(&attr);
@@ -291,6 +295,19 @@ int core_create(struct backend *be, const struct platform *plat, struct core **r
 const struct platform *core_platform(const struct core *c)
 {
 	return &c->plat;
+}
+
+void core_set_multiuser(struct core *c, bool on)
+{
+	c->multiuser = on;
+}
+
+int core_set_max_mappings(struct core *c, uint64_t max)
+{
+	if (!max || max > UINT32_MAX)
+		return -EINVAL;
+	c->max_mappings = max;
+	return 0;
 }
 
 static void mapping_drop(struct ioas *io, struct mapping *m)
@@ -518,6 +535,25 @@ static bool crosses_reserved(struct core *c, struct ioas *io, const struct devic
 
 /* ---------------------------------------------------------------- generic objects */
 
+/* Ownership: root may act on every object, anyone else on their own (ioasfs.5 SECURITY). */
+static bool owns_obj(const struct core *c, const struct core_req *rq, const struct obj *o)
+{
+	return !c->multiuser || !rq || rq->uid == 0 || rq->uid == o->uid;
+}
+
+#define owns(rq, o) owns_obj(c, rq, o)
+
+/* Refuse rq an object that is not its own: -EACCES and a line naming the owner. */
+static int check_owner(struct core *c, const struct core_req *rq, enum core_obj kind,
+		       const struct obj *o)
+{
+	if (owns(rq, o))
+		return 0;
+	core_error(c, rq, "%s %s belongs to uid %u, not to uid %u", obj_kind_name[kind], o->name,
+		   (unsigned)o->uid, (unsigned)rq->uid);
+	return -EACCES;
+}
+
 int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kind, const char *name)
 {
 	struct obj *o;
@@ -599,6 +635,8 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 	}
 	snprintf(o->name, sizeof(o->name), "%s", name);
 	o->serial = c->next_serial++;
+	o->uid = rq ? rq->uid : 0;
+	o->gid = rq ? rq->gid : 0;
 	list_add_tail(&o->link, &c->objs[kind]);
 	c->n_objs[kind]++;
 out:
@@ -615,6 +653,13 @@ int core_obj_remove(struct core *c, const struct core_req *rq, enum core_obj kin
 	o = obj_find(c, kind, name, 0);
 	if (!o) {
 		r = -ENOENT;
+		goto out;
+	}
+	/* EPERM, as unlink(2) in a sticky directory says of another user's file */
+	if (!owns(rq, o)) {
+		core_error(c, rq, "%s %s belongs to uid %u; only it or root may remove it",
+			   obj_kind_name[kind], name, (unsigned)o->uid);
+		r = -EPERM;
 		goto out;
 	}
 	if (kind == CORE_IOAS) {
@@ -709,6 +754,55 @@ int core_obj_list(struct core *c, enum core_obj kind, struct core_name **ret, si
 
 	pthread_rwlock_rdlock(&c->topo);
 	r = list_names(&c->objs[kind], c->n_objs[kind], ret, ret_n);
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+/* ---------------------------------------------------------------- ownership */
+
+int core_obj_owner(struct core *c, enum core_obj kind, const char *name, uint64_t serial,
+		   uid_t *ret_uid, gid_t *ret_gid)
+{
+	struct obj *o;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&c->topo);
+	o = obj_find(c, kind, name, serial);
+	if (o) {
+		*ret_uid = o->uid;
+		*ret_gid = o->gid;
+		r = 0;
+	}
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+int core_obj_chown(struct core *c, enum core_obj kind, const char *name, uid_t uid, gid_t gid)
+{
+	struct obj *o;
+	int r = -ENOENT;
+
+	pthread_rwlock_wrlock(&c->topo);
+	o = obj_find(c, kind, name, 0);
+	if (o) {
+		o->uid = uid;
+		o->gid = gid;
+		r = 0;
+	}
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+int core_obj_access(struct core *c, const struct core_req *rq, enum core_obj kind, const char *name,
+		    uint64_t serial)
+{
+	struct obj *o;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&c->topo);
+	o = obj_find(c, kind, name, serial);
+	if (o)
+		r = check_owner(c, rq, kind, o);
 	pthread_rwlock_unlock(&c->topo);
 	return r;
 }
@@ -987,6 +1081,10 @@ static int ioas_map(struct core *c, struct ioas *io, const struct core_req *rq,
 		ioas_error(c, io, rq, "no source '%s'", m->source);
 		return -ENOENT;
 	}
+	if (!owns(rq, &s->o)) {
+		io->st_errors++;
+		return check_owner(c, rq, CORE_SOURCE, &s->o);
+	}
 	if (!s->set) {
 		ioas_error(c, io, rq, "source %s has no memory yet (write its path)", s->o.name);
 		return -EINVAL;
@@ -1030,6 +1128,12 @@ int core_ioas_map_source(struct core *c, struct ioas *io, const struct core_req 
 			ret = -EINVAL;
 			goto out;
 		}
+	}
+	if (io->maps.count >= c->max_mappings) {
+		ioas_error(c, io, rq, "ioas %s has %" PRIu64 " mappings (limit %" PRIu64 ")",
+			   io->o.name, (uint64_t)io->maps.count, c->max_mappings);
+		ret = -ENOSPC;
+		goto out;
 	}
 	if (m->prot & CORE_PROT_READ)
 		flags |= BACKEND_MAP_READABLE;
@@ -1213,6 +1317,11 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 	char why[200];
 	int ret;
 
+	/* a copy maps the source IOAS's memory: its owner's (or root's) to take */
+	if (!owns(rq, &src->o)) {
+		io->st_errors++;
+		return check_owner(c, rq, CORE_IOAS, &src->o);
+	}
 	if (length && src_iova + (length - 1) >= src_iova) {
 		last = src_iova + length - 1;
 		bool covered = false;
@@ -1242,6 +1351,13 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 		ioas_error(c, io, rq, "copy to 0x%" PRIx64 "-0x%" PRIx64 " %s", dst_iova,
 			   dst_iova + length - 1, why);
 		return -EINVAL;
+	}
+	if (io->maps.count + count > c->max_mappings) {
+		ioas_error(c, io, rq,
+			   "copy: ioas %s has %" PRIu64 " mappings, %" PRIu64 " more exceed the "
+			   "limit %" PRIu64,
+			   io->o.name, (uint64_t)io->maps.count, count, c->max_mappings);
+		return -ENOSPC;
 	}
 	news = calloc(count ? count : 1, sizeof(*news));
 	if (!news)
@@ -1880,6 +1996,12 @@ int core_device_attach(struct core *c, const struct core_req *rq, const char *de
 		ret = -ENOENT;
 		goto out;
 	}
+	/* attaching takes both: the device's DMA and the IOAS's address space */
+	ret = check_owner(c, rq, CORE_DEVICE, &d->o);
+	if (!ret)
+		ret = check_owner(c, rq, CORE_IOAS, &io->o);
+	if (ret < 0)
+		goto out;
 	old = d->ioas;
 	if (old == io) {
 		ret = 0;
@@ -1939,6 +2061,9 @@ int core_device_detach(struct core *c, const struct core_req *rq, const char *de
 		ret = -ENOENT;
 		goto out;
 	}
+	ret = check_owner(c, rq, CORE_DEVICE, &d->o);
+	if (ret < 0)
+		goto out;
 	io = d->ioas;
 	ret = c->be->ops->device_detach(c->be, d->dev_id);
 	if (ret < 0) {

@@ -35,6 +35,7 @@
 #define CORE_ERROR_LEN	  600
 #define CORE_MAX_RESERVED 32 /* per device */
 #define CORE_MAX_GROUPS 64 /* supplementary groups honoured when opening a source */
+#define CORE_MAX_MAPPINGS (1u << 22) /* per IOAS, by default (core_set_max_mappings) */
 
 struct core;
 
@@ -66,6 +67,10 @@ struct core_name {
 int core_create(struct backend *be, const struct platform *plat, struct core **ret);
 void core_destroy(struct core *c);
 const struct platform *core_platform(const struct core *c);
+/* Mappings one IOAS may hold (1 .. UINT32_MAX); ENOSPC beyond. */
+int core_set_max_mappings(struct core *c, uint64_t max);
+/* allow_other: enforce ownership (off: one user, who owns everything). */
+void core_set_multiuser(struct core *c, bool on);
 
 /* Record a rejected request: "time pid path: reason" in the ring and on stderr. */
 __attribute__((format(printf, 3, 4))) void core_error(struct core *c, const struct core_req *rq,
@@ -82,6 +87,19 @@ int core_obj_remove(struct core *c, const struct core_req *rq, enum core_obj kin
 int core_obj_lookup(struct core *c, enum core_obj kind, const char *name, uint64_t *ret_serial);
 /* A malloc'd array of the objects' names (sorted by creation), *ret_n entries. */
 int core_obj_list(struct core *c, enum core_obj kind, struct core_name **ret, size_t *ret_n);
+
+/*
+ * Ownership (ioasfs.5 SECURITY): an object belongs to the user and group whose request made
+ * it. In multi-user mode root (uid 0) may act on every object and anyone else only on their
+ * own; otherwise the one user the mount serves may act on all.
+ */
+int core_obj_owner(struct core *c, enum core_obj kind, const char *name, uint64_t serial,
+		   uid_t *ret_uid, gid_t *ret_gid);
+/* Hand an object to another owner (restore). */
+int core_obj_chown(struct core *c, enum core_obj kind, const char *name, uid_t uid, gid_t gid);
+/* 0 when rq may act on the object as its owner; -EACCES (with an errors line) if not. */
+int core_obj_access(struct core *c, const struct core_req *rq, enum core_obj kind, const char *name,
+		    uint64_t serial);
 
 /* ---- IOAS ---- */
 struct core_ioas_ref {

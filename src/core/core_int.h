@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/core.h"
 #include "core/itree.h"
@@ -49,6 +50,8 @@ struct obj {
 	struct list link;
 	char name[CORE_NAME_MAX + 1];
 	uint64_t serial;
+	uid_t uid; /* the owner: who made it (allow_other, ioasfs.5 SECURITY) */
+	gid_t gid;
 };
 
 struct source {
@@ -111,6 +114,8 @@ struct core {
 	uint64_t next_serial;
 	struct list objs[3];
 	unsigned n_objs[3];
+	uint64_t max_mappings; /* per IOAS */
+	bool multiuser;	       /* allow_other: objects are their owners' alone */
 
 	pthread_mutex_t err_lock;
 	unsigned err_head, err_count;

@@ -30,7 +30,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +146,8 @@ static void save_source(struct sbuf *sb, struct source *s)
 		jadd(o, "anon", jfmt("0x%" PRIx64, s->size), &err);
 	else if (s->set)
 		jadd(o, "path", json_object_new_string(s->path), &err);
+	jadd(o, "uid", json_object_new_int64(s->o.uid), &err);
+	jadd(o, "gid", json_object_new_int64(s->o.gid), &err);
 	if (err) {
 		json_object_put(o);
 		o = NULL;
@@ -188,6 +192,8 @@ static void save_ioas(struct core *c, struct sbuf *sb, struct ioas *io)
 
 	sbuf_printf(sb, "{\n      \"name\": ");
 	put_json(sb, json_object_new_string(io->o.name));
+	sbuf_printf(sb, ",\n      \"uid\": %u,\n      \"gid\": %u", (unsigned)io->o.uid,
+		    (unsigned)io->o.gid);
 	r = c->be->ops->option(c->be, BACKEND_OPTION_HUGE_PAGES, BACKEND_OPTION_OP_GET, io->id,
 			       &huge);
 	if (r < 0)
@@ -264,6 +270,8 @@ static void save_device(struct sbuf *sb, struct device *d)
 		jadd(o, "ioas", json_object_new_string(d->ioas->o.name), &err);
 	else if (o && json_object_object_add(o, "ioas", NULL) < 0)
 		err = -ENOMEM;
+	jadd(o, "uid", json_object_new_int64(d->o.uid), &err);
+	jadd(o, "gid", json_object_new_int64(d->o.gid), &err);
 	if (err) {
 		json_object_put(o);
 		o = NULL;
@@ -342,8 +350,16 @@ struct restore {
 	unsigned err_seq;
 };
 
+/* An object's "uid" and "gid" (absent: the restoring user's). */
+struct owner {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+};
+
 /* What the checking pass and the building pass read out of one record. */
 struct src_spec {
+	struct owner own;
 	const char *name;
 	const char *path; /* NULL: anon (size) or not set (size 0) */
 	uint64_t size;
@@ -363,6 +379,7 @@ struct map_spec {
 };
 
 struct dev_spec {
+	struct owner own;
 	const char *name;
 	const char *ioas; /* NULL: not attached */
 	bool has_resv;
@@ -525,18 +542,77 @@ static int get_array(struct restore *r, struct json_object *o, const char *path,
 	return 0;
 }
 
+/* "uid" and "gid": both or neither, each 0 .. 2^32-2 (-1 means no id to the kernel). */
+static int get_owner(struct restore *r, struct json_object *o, const char *path, struct owner *ret)
+{
+	static const char *const keys[] = { "uid", "gid" };
+	struct json_object *v[2] = { NULL, NULL };
+	bool has[2];
+	int64_t id[2] = { 0, 0 };
+
+	ret->set = false;
+	for (int i = 0; i < 2; i++)
+		has[i] = json_object_object_get_ex(o, keys[i], &v[i]);
+	if (!has[0] && !has[1])
+		return 0;
+	if (has[0] != has[1])
+		return bad(r, path, "\"%s\" without \"%s\"", keys[!has[0]], keys[has[0]]);
+	for (int i = 0; i < 2; i++) {
+		if (!json_object_is_type(v[i], json_type_int))
+			return bad(r, path, "\"%s\": expected a number, got %s", keys[i],
+				   type_name(v[i]));
+		id[i] = json_object_get_int64(v[i]);
+		if (id[i] < 0 || id[i] >= (int64_t)UINT32_MAX)
+			return bad(r, path, "\"%s\": %" PRId64 " is not a user or group id",
+				   keys[i], id[i]);
+	}
+	ret->set = true;
+	ret->uid = (uid_t)id[0];
+	ret->gid = (gid_t)id[1];
+	return 0;
+}
+
+/* Give a rebuilt object its saved owner. */
+static int build_owner(struct restore *r, enum core_obj kind, const char *name,
+		       const struct owner *own)
+{
+	if (!own->set)
+		return 0;
+	return core_obj_chown(r->c, kind, name, own->uid, own->gid);
+}
+
+/*
+ * A source path is opened again as its owner, as it was first opened with the writer's
+ * credentials: the owner's groups are those of the user database.
+ */
+static void owner_req(const struct restore *r, const struct owner *own, struct core_req *rq)
+{
+	struct passwd *pw;
+	int n = CORE_MAX_GROUPS;
+
+	*rq = r->rq;
+	if (!own->set)
+		return;
+	rq->uid = own->uid;
+	rq->gid = own->gid;
+	rq->ngroups = 0;
+	pw = getpwuid(own->uid);
+	if (pw && getgrouplist(pw->pw_name, own->gid, rq->groups, &n) >= 0)
+		rq->ngroups = n;
+}
+
 /* ---- one record each */
 
 static int read_source(struct restore *r, struct json_object *v, const char *path,
 		       struct src_spec *s)
 {
-	static const char *const keys[] = { "name", "path", "anon", NULL };
+	static const char *const keys[] = { "name", "path", "anon", "uid", "gid", NULL };
 	const char *anon;
 	int e;
 
 	*s = (struct src_spec){ 0 };
 	if ((e = want_object(r, v, path)) || (e = only_keys(r, v, path, keys)) ||
-	    (e = get_name(r, v, path, &s->name)))
+	    (e = get_name(r, v, path, &s->name)) || (e = get_owner(r, v, path, &s->own)))
 		return e;
 	e = get_str(r, v, path, "path", false, false, &s->path);
 	if (e < 0)
@@ -652,7 +728,7 @@ static int by_start(const void *a, const void *b)
 static int read_device(struct restore *r, struct json_object *v, const char *path,
 		       struct dev_spec *d)
 {
-	static const char *const keys[] = { "name", "reserved", "ioas", NULL };
+	static const char *const keys[] = { "name", "reserved", "ioas", "uid", "gid", NULL };
 	struct json_object *resv;
 	char p[256];
 	size_t n;
@@ -663,7 +739,7 @@ static int read_device(struct restore *r, struct json_object *v, const char *pat
 	d->n_resv = 0;
 	d->has_resv = false;
 	if ((e = want_object(r, v, path)) || (e = only_keys(r, v, path, keys)) ||
-	    (e = get_name(r, v, path, &d->name)))
+	    (e = get_name(r, v, path, &d->name)) || (e = get_owner(r, v, path, &d->own)))
 		return e;
 	e = get_str(r, v, path, "ioas", false, true, &d->ioas);
 	if (e < 0)
@@ -705,15 +781,20 @@ static int build_source(struct restore *r, const struct src_spec *s)
 	uint64_t serial;
 	int e;
 
+	struct core_req rq;
+
 	mark(r);
 	e = core_obj_create(c, &r->rq, CORE_SOURCE, s->name);
+	if (!e)
+		e = build_owner(r, CORE_SOURCE, s->name, &s->own);
 	if (e < 0)
 		return failed(r, e, "source %s", s->name);
 	if (!s->path && !s->size)
 		return 0;
+	owner_req(r, &s->own, &rq);
 	e = core_obj_lookup(c, CORE_SOURCE, s->name, &serial);
 	if (!e)
-		e = core_source_set(c, &r->rq, s->name, serial, !s->path, s->size, s->path);
+		e = core_source_set(c, &rq, s->name, serial, !s->path, s->size, s->path);
 	if (e < 0)
 		return failed(r, e, "source %s", s->name);
 	return 0;
@@ -782,6 +863,8 @@ static int build_device(struct restore *r, const struct dev_spec *d)
 
 	mark(r);
 	e = core_obj_create(c, &r->rq, CORE_DEVICE, d->name);
+	if (!e)
+		e = build_owner(r, CORE_DEVICE, d->name, &d->own);
 	if (!e)
 		e = core_obj_lookup(c, CORE_DEVICE, d->name, &serial);
 	if (e < 0)
@@ -925,7 +1008,7 @@ static int walk(struct restore *r, struct json_object *root)
 {
 	static const char *const root_keys[] = { "version", "platform", "sources",
 						 "ioas",    "devices",	NULL };
-	static const char *const ioas_keys[] = { "name",     "options",	    "windows",
+	static const char *const ioas_keys[] = { "name",    "uid",	"gid", "options", "windows",
 						 "mappings", "fd_mappings", NULL };
 	static const char *const opt_keys[] = { "huge_pages", NULL };
 	struct json_object *srcs, *ioases, *devs, *v;
@@ -976,11 +1059,12 @@ static int walk(struct restore *r, struct json_object *root)
 		struct json_object *io = json_object_array_get_idx(ioases, i), *wins, *maps, *opt;
 		struct core_ioas_ref ref;
 		size_t n_win, n_map;
+		struct owner own;
 		const char *name;
 
 		snprintf(path, sizeof(path), ".ioas[%zu]", i);
 		if ((e = want_object(r, io, path)) || (e = only_keys(r, io, path, ioas_keys)) ||
-		    (e = get_name(r, io, path, &name)) ||
+		    (e = get_name(r, io, path, &name)) || (e = get_owner(r, io, path, &own)) ||
 		    (e = get_array(r, io, path, "windows", &wins, &n_win)) ||
 		    (e = get_array(r, io, path, "mappings", &maps, &n_map)))
 			return e;
@@ -988,6 +1072,8 @@ static int walk(struct restore *r, struct json_object *root)
 		if (r->apply) {
 			mark(r);
 			e = core_obj_create(r->c, &r->rq, CORE_IOAS, name);
+			if (!e)
+				e = build_owner(r, CORE_IOAS, name, &own);
 			if (e < 0)
 				return failed(r, e, "ioas %s", name);
 		}

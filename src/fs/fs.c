@@ -365,14 +365,70 @@ static uint64_t stream_size(struct fs *fs, const struct node *n)
 	return len;
 }
 
+/*
+ * The object a node belongs to, whose owner owns the node: 0 with its kind, name and serial,
+ * or -1 for the daemon's own nodes (the root, platform/ and the three object directories).
+ */
+static int node_object(const struct node *n, enum core_obj *ret_kind, const char **ret_name,
+		       uint64_t *ret_serial)
+{
+	switch (n->kind == N_ATTR ? n->dir_kind : n->kind) {
+	case N_IOAS:
+	case N_WINDOWS:
+	case N_WINDOW:
+	case N_IOAS_DEVS:
+	case N_OPTIONS:
+		*ret_kind = CORE_IOAS;
+		break;
+	case N_DEVICE:
+		*ret_kind = CORE_DEVICE;
+		break;
+	case N_SOURCE:
+		*ret_kind = CORE_SOURCE;
+		break;
+	case N_LINK:
+		/* devices/D/ioas (and ln -sf temporaries) name the device, no obj */
+		*ret_kind = n->obj[0] ? CORE_IOAS : CORE_DEVICE;
+		break;
+	default:
+		return -1;
+	}
+	*ret_name = n->ioas;
+	*ret_serial = n->ioas_serial;
+	return 0;
+}
+
+/*
+ * The one ownership check of the frontend (ioasfs.5 SECURITY): may rq act on the object n
+ * belongs to? Every open for writing, every open of a private file (no read bit for others:
+ * map, unmap, batch, dma) and every change to an object's directory comes through here, so a
+ * new file in an object's table is covered by its mode alone. 0, or -EACCES (logged).
+ */
+static int may_own(struct fs *fs, const struct core_req *rq, const struct node *n)
+{
+	enum core_obj kind;
+	const char *name;
+	uint64_t serial;
+
+	if (node_object(n, &kind, &name, &serial))
+		return 0;
+	return core_obj_access(fs->core, rq, kind, name, serial);
+}
+
 static void fill_stat(struct fs *fs, const struct node *n, struct stat *st)
 {
 	char target[PATH_MAX];
+
+	enum core_obj kind;
+	const char *name;
+	uint64_t serial;
 
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
+	if (!node_object(n, &kind, &name, &serial))
+		core_obj_owner(fs->core, kind, name, serial, &st->st_uid, &st->st_gid);
 	st->st_blksize = 4096;
 	st->st_atime = st->st_mtime = st->st_ctime = fs->started;
 	switch (n->kind) {
@@ -390,6 +446,9 @@ static void fill_stat(struct fs *fs, const struct node *n, struct stat *st)
 		break;
 	default:
 		st->st_mode = S_IFDIR | 0755;
+		/* anyone makes objects, and removes only their own, as in /tmp */
+		if (fs->multiuser && !container_kind(n->kind, &kind))
+			st->st_mode = S_IFDIR | S_ISVTX | 0777;
 		st->st_nlink = 2;
 		break;
 	}
@@ -515,8 +574,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME))
 		return (void)fuse_reply_err(req, EPERM);
 	if (to_set & FUSE_SET_ATTR_SIZE) {
+		struct core_req rq;
+		int r;
+
 		if (n->kind != N_ATTR || !(n->attr->store || n->attr->write || n->attr->pwrite))
 			return (void)fuse_reply_err(req, n->kind == N_ATTR ? EACCES : EISDIR);
+		make_req(req, n->path, &rq);
+		r = may_own(fs, &rq, n);
+		if (r < 0)
+			return (void)fuse_reply_err(req, -r);
 		/* a positional file is an address space: dd's ftruncate changes nothing there */
 		if (attr->st_size != 0 && !n->attr->pwrite)
 			return (void)fuse_reply_err(req, EINVAL);
@@ -578,7 +644,9 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		r = core_obj_create(fs->core, &rq, ok, name);
 	} else if (p->kind == N_WINDOWS) {
 		ref = (struct core_ioas_ref){ p->ioas, p->ioas_serial };
-		r = core_window_create(fs->core, &rq, ref, name);
+		r = may_own(fs, &rq, p);
+		if (!r)
+			r = core_window_create(fs->core, &rq, ref, name);
 	} else {
 		core_error(fs->core, &rq,
 			   "directories can only be made in ioas/, "
@@ -621,7 +689,9 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 	} else if (p->kind == N_WINDOWS) {
 		ref = (struct core_ioas_ref){ p->ioas, p->ioas_serial };
-		r = core_window_remove(fs->core, &rq, ref, name);
+		r = may_own(fs, &rq, p);
+		if (!r)
+			r = core_window_remove(fs->core, &rq, ref, name);
 	} else {
 		struct node t;
 
@@ -672,6 +742,9 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
 		r = -EPERM;
 		goto out;
 	}
+	r = may_own(fs, &rq, p);
+	if (r < 0)
+		goto out;
 	if (parse_link_target(fs, target, ioas)) {
 		core_error(fs->core, &rq, "link target '%.200s' is not ../../ioas/NAME", target);
 		r = -EINVAL;
@@ -757,7 +830,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	r = entry_req(req, fs, p, name, &path, &rq);
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);
-	if (p->kind == N_DEVICE && !strcmp(name, "ioas")) {
+	if (p->kind == N_DEVICE && (r = may_own(fs, &rq, p)) < 0) {
+		/* refused: the device is someone else's */
+	} else if (p->kind == N_DEVICE && !strcmp(name, "ioas")) {
 		r = core_device_detach(fs->core, &rq, p->ioas, p->ioas_serial);
 	} else if (p->kind == N_DEVICE && !pending_take(fs, p, name, NULL)) {
 		r = 0;
@@ -794,6 +869,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		r = -EPERM;
 		goto out;
 	}
+	r = may_own(fs, &rq, p);
+	if (r < 0)
+		goto out;
 	if ((flags & RENAME_NOREPLACE) &&
 	    !core_device_ioas(fs->core, p->ioas, p->ioas_serial, cur)) {
 		r = -EEXIST;
@@ -885,6 +963,15 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* like sysfs: no write op, no opening for write, whoever asks */
 	if (acc != O_RDONLY && !n->attr->store && !n->attr->write && !n->attr->pwrite)
 		return (void)fuse_reply_err(req, EACCES);
+	if (acc != O_RDONLY || !(n->attr->mode & S_IROTH)) {
+		struct core_req rq;
+		int r;
+
+		make_req(req, n->path, &rq);
+		r = may_own(fs, &rq, n);
+		if (r < 0)
+			return (void)fuse_reply_err(req, -r);
+	}
 	fh = calloc(1, sizeof(*fh));
 	if (!fh)
 		return (void)fuse_reply_err(req, ENOMEM);

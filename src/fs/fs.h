@@ -146,6 +146,7 @@ struct fs {
 	unsigned sessions;   /* open batch handles, under lock */
 	struct fh *open;     /* every open file and directory, under lock */
 	char uring_cmd[128]; /* what the start-up probe found */
+	bool multiuser;	     /* -o allow_other: objects belong to their makers */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;

@@ -15,15 +15,19 @@
 #include <unistd.h>
 
 #include "backend/kernel.h"
+#include "core/parse.h"
 #include "fs/fs.h"
 
 struct options {
 	char *backend;
 	char *platform;
 	char *restore;
+	char *max_mappings;
 	int show_help;
 	int show_version;
 };
+
+enum { KEY_ALLOW_OTHER = 1 };
 
 #define OPT(t, p)                                                                                  \
 	{                                                                                          \
@@ -33,6 +37,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("backend=%s", backend),
 	OPT("platform=%s", platform),
 	OPT("restore=%s", restore),
+	OPT("max_mappings=%s", max_mappings),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	OPT("-h", show_help),
 	OPT("--help", show_help),
 	OPT("-V", show_version),
@@ -59,10 +65,15 @@ static void find_source(int argc, char *argv[])
 	source_given = nonopts >= 2;
 }
 
+/* allow_other: seen, and passed on to the mount */
+static bool allow_other;
+
 static int drop_source(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	static int nonopts;
 
+	if (key == KEY_ALLOW_OTHER)
+		allow_other = true;
 	if (key != FUSE_OPT_KEY_NONOPT)
 		return 1;
 	return nonopts++ == 0 && source_given ? 0 : 1;
@@ -77,8 +88,9 @@ static void usage(const char *prog)
 	       "  -o backend=kernel|sim   default: kernel when /dev/iommu opens, else sim\n"
 	       "  -o platform=NAME|FILE   sim only: x86-vtd (default), amd-vi, arm-smmuv3,\n"
 	       "                          ppc64-papr, or a profile file\n"
-	       "  -o allow_other          multi-user mode\n"
+	       "  -o allow_other          multi-user mode: objects belong to their makers\n"
 	       "  -o restore=FILE         rebuild a saved tree (cat MOUNT/save) at start\n"
+	       "  -o max_mappings=N       mappings one IOAS may hold (default 4194304)\n"
 	       "  -f                      stay in the foreground\n"
 	       "  -d                      debug output (implies -f)\n"
 	       "  -h, --help              this text\n"
@@ -201,6 +213,16 @@ int main(int argc, char *argv[])
 	r = core_create(be, &plat, &core);
 	if (r < 0)
 		goto out_backend;
+	core_set_multiuser(core, allow_other);
+	if (o.max_mappings) {
+		uint64_t v;
+
+		if (parse_size(o.max_mappings, &v) < 0 || core_set_max_mappings(core, v) < 0) {
+			fprintf(stderr, "ioasfs: max_mappings=%s: expected 1 .. 4294967295\n",
+				o.max_mappings);
+			goto out_core;
+		}
+	}
 	if (o.restore) {
 		char why[1024];
 
@@ -214,6 +236,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "ioasfs: %s: cannot resolve the mount point\n", opts.mountpoint);
 		goto out_core;
 	}
+	fs.multiuser = allow_other;
 	probe_uring_cmd(fs.uring_cmd, sizeof(fs.uring_cmd));
 	/* attribute modes are enforced by the kernel; names as the fstab line expects */
 	fuse_opt_add_arg(&args, "-odefault_permissions,fsname=ioasfs,subtype=ioasfs");
@@ -255,6 +278,7 @@ out_args:
 	free(o.backend);
 	free(o.platform);
 	free(o.restore);
+	free(o.max_mappings);
 	fuse_opt_free_args(&args);
 	return ret;
 }
