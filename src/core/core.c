@@ -264,6 +264,7 @@ void core_show_status(struct core *c, struct sbuf *sb)
 	sbuf_printf(sb, "limit_windows %d\n", CORE_MAX_WINDOWS);
 	sbuf_printf(sb, "limit_mappings %" PRIu64 "\n", c->max_mappings);
 	sbuf_printf(sb, "limit_reserved %d\n", CORE_MAX_RESERVED);
+	sbuf_printf(sb, "limit_anon_bytes %llu\n", ANON_MAX);
 	sbuf_printf(sb, "limit_errors %d\n", CORE_ERRORS_RING);
 	sbuf_printf(sb, "limit_error_bytes %d\n", CORE_ERROR_LEN);
 }

@@ -53,6 +53,8 @@ static int show_status(struct fs *fs, struct node *n, struct sbuf *sb)
 	sbuf_printf(sb, "limit_batch_sessions %d\n", FS_MAX_SESSIONS);
 	sbuf_printf(sb, "limit_attr_bytes %d\n", FS_ATTR_MAX);
 	sbuf_printf(sb, "limit_line_bytes %d\n", FS_LINE_MAX);
+	sbuf_printf(sb, "limit_lines_per_write %d\n", FS_LINES_MAX);
+	sbuf_printf(sb, "limit_pending_links %d\n", FS_PENDING_LINKS);
 	sbuf_printf(sb, "limit_results_bytes %u\n", FS_RESULTS_MAX);
 	return 0;
 }
@@ -217,7 +219,7 @@ static int run_lines(struct fs *fs, struct node *n, struct fh *fh, struct core_r
 		     const char *data, size_t len, line_fn *fn)
 {
 	char *buf = NULL;
-	size_t pos = 0, end, wlen = len;
+	size_t pos = 0, end, wlen = len, nlines;
 	unsigned lineno = 0;
 	int r = 0;
 
@@ -239,6 +241,15 @@ static int run_lines(struct fs *fs, struct node *n, struct fh *fh, struct core_r
 		;
 	if (wlen < FS_LINE_MAX)
 		end = len;
+	/* counted before any line runs, so a refused write changes nothing */
+	nlines = end && data[end - 1] != '\n';
+	for (const char *p = data; (p = memchr(p, '\n', data + end - p)); p++)
+		nlines++;
+	if (nlines > FS_LINES_MAX) {
+		core_error(fs->core, rq, "%zu lines in one write (limit %d)", nlines, FS_LINES_MAX);
+		r = -EINVAL;
+		goto fail;
+	}
 	while (pos < end) {
 		const char *nl = memchr(data + pos, '\n', end - pos);
 		size_t l = nl ? (size_t)(nl - (data + pos)) : end - pos;

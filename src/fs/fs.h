@@ -23,6 +23,7 @@
 /* Bounds of the text interface (ioasfs.5). */
 #define FS_ATTR_MAX	 4096	    /* one attribute value */
 #define FS_LINE_MAX	 1024	    /* one map/unmap command line */
+#define FS_LINES_MAX	 65536	    /* command lines in one write */
 #define FS_RESULTS_MAX	 (1u << 20) /* result bytes a read-write handle keeps unread */
 #define FS_PENDING_LINKS 64	    /* ln -sf temporaries across all devices */
 /* Listings that grow past a page report size 0 as procfs does, so tail(1) reads them whole. */
