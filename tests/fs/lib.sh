@@ -170,17 +170,18 @@ snapshot() {
 	)
 }
 
-# expect_unchanged DESC BEFORE: the tree reads exactly as BEFORE (a snapshot).
-expect_unchanged() {
-	local desc=$1 before=$2 now
-	now=$(snapshot)
-	if [ "$now" = "$before" ]; then
-		pass "$desc: tree unchanged"
+# expect_same DESC WHAT BEFORE NOW: NOW equals BEFORE, else the head of their diff.
+expect_same() {
+	if [ "$4" = "$3" ]; then
+		pass "$1: $2 unchanged"
 	else
-		fail "$desc: tree changed:"
-		diff <(printf '%s\n' "$before") <(printf '%s\n' "$now") | head -20
+		fail "$1: $2 changed:"
+		diff <(printf '%s\n' "$3") <(printf '%s\n' "$4") | head -20
 	fi
 }
+
+# expect_unchanged DESC BEFORE: the tree reads exactly as BEFORE (a snapshot).
+expect_unchanged() { expect_same "$1" tree "$2" "$(snapshot)"; }
 
 # expect_eq DESC GOT WANT: a value computed by the test (readlink, ls) equals WANT.
 expect_eq() {

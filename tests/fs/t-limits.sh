@@ -20,17 +20,8 @@ for k in limit_name limit_ioas limit_devices limit_sources limit_windows limit_m
 done
 expect_eq "-o max_mappings sets limit_mappings" "$(lim limit_mappings)" 8
 
-# same_save DESC BEFORE: save reads as BEFORE (a diff's head if not)
-same_save() {
-	local now
-	now=$(cat "$M/save")
-	if [ "$now" = "$2" ]; then
-		pass "$1: save unchanged"
-	else
-		fail "$1: save changed:"
-		diff <(printf '%s\n' "$2") <(printf '%s\n' "$now") | head -5
-	fi
-}
+# same_save DESC BEFORE: save reads as BEFORE
+same_save() { expect_same "$1" save "$2" "$(cat "$M/save")"; }
 
 # expect_full DESC ERRNO REGEX fsop-args...: refused with ERRNO, one errors line matching
 # REGEX, and save unchanged.
