@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 
 #include "core/parse.h"
+#include "fs/decode.h"
 #include "fs/fs.h"
 
 #define IOAS_REF(n) ((struct core_ioas_ref){ (n)->ioas, (n)->ioas_serial })
@@ -300,67 +301,17 @@ static int flush_lines(struct fs *fs, struct node *n, struct fh *fh, struct core
 	return r;
 }
 
-/* "r", "w" or "rw" into CORE_PROT_*. */
-static int parse_prot(struct fs *fs, struct core_req *rq, const char *w, unsigned *ret)
-{
-	if (!strcmp(w, "r"))
-		*ret = CORE_PROT_READ;
-	else if (!strcmp(w, "w"))
-		*ret = CORE_PROT_WRITE;
-	else if (!strcmp(w, "rw"))
-		*ret = CORE_PROT_READ | CORE_PROT_WRITE;
-	else
-		return bad_value(fs, rq, -EINVAL, "access (r, w or rw)", w);
-	return 0;
-}
-
-/* The "IOVA|auto LENGTH" that starts a map or copy line. */
-static int parse_dest(struct fs *fs, struct core_req *rq, char **w, bool *ret_fixed,
-		      uint64_t *ret_iova, uint64_t *ret_length)
-{
-	int r;
-
-	*ret_fixed = strcmp(w[0], "auto") != 0;
-	if (*ret_fixed) {
-		r = parse_u64(w[0], ret_iova);
-		if (r < 0)
-			return bad_value(fs, rq, r, "IOVA", w[0]);
-	}
-	r = parse_size(w[1], ret_length);
-	if (r < 0)
-		return bad_value(fs, rq, r, "LENGTH", w[1]);
-	return 0;
-}
-
 static int map_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq, char *line)
 {
-	struct core_map_cmd m = { .prot = CORE_PROT_READ | CORE_PROT_WRITE };
-	char *w[5], *plus;
+	struct core_map_cmd m;
+	char why[DECODE_WHY_LEN];
 	uint64_t iova;
-	int nw, r;
+	int r;
 
-	nw = split_words(line, w, 4);
-	if (nw < 3) {
-		core_error(fs->core, rq, "expected \"IOVA|auto LENGTH SOURCE[+OFFSET] [r|w|rw]\"");
-		return -EINVAL;
-	}
-	r = parse_dest(fs, rq, w, &m.fixed, &m.iova, &m.length);
-	if (r < 0)
+	r = decode_map_line(line, &m, why, sizeof(why));
+	if (r < 0) {
+		core_error(fs->core, rq, "%s", why);
 		return r;
-	plus = strrchr(w[2], '+');
-	if (plus) {
-		*plus = '\0';
-		r = parse_size(plus + 1, &m.offset);
-		if (r < 0)
-			return bad_value(fs, rq, r, "OFFSET", plus + 1);
-	}
-	if (!valid_name(w[2]))
-		return bad_value(fs, rq, -EINVAL, "SOURCE", w[2]);
-	m.source = w[2];
-	if (nw == 4) {
-		r = parse_prot(fs, rq, w[3], &m.prot);
-		if (r < 0)
-			return r;
 	}
 	r = core_map(fs->core, rq, IOAS_REF(n), &m, &iova);
 	if (r < 0)
@@ -371,58 +322,35 @@ static int map_line(struct fs *fs, struct node *n, struct fh *fh, struct core_re
 
 static int unmap_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq, char *line)
 {
-	uint64_t iova = 0, length = 0, done = 0;
-	bool all = false;
-	char *w[3];
-	int nw, r;
+	struct decode_unmap u;
+	char why[DECODE_WHY_LEN];
+	uint64_t done = 0;
+	int r;
 
-	nw = split_words(line, w, 2);
-	if (nw == 1 && !strcmp(w[0], "all")) {
-		all = true;
-	} else if (nw == 2) {
-		r = parse_u64(w[0], &iova);
-		if (r < 0)
-			return bad_value(fs, rq, r, "IOVA", w[0]);
-		r = parse_size(w[1], &length);
-		if (r < 0)
-			return bad_value(fs, rq, r, "LENGTH", w[1]);
-	} else {
-		core_error(fs->core, rq, "expected \"IOVA LENGTH\" or \"all\"");
-		return -EINVAL;
+	r = decode_unmap_line(line, &u, why, sizeof(why));
+	if (r < 0) {
+		core_error(fs->core, rq, "%s", why);
+		return r;
 	}
-	r = core_unmap(fs->core, rq, IOAS_REF(n), all, iova, length, &done);
+	r = core_unmap(fs->core, rq, IOAS_REF(n), u.all, u.iova, u.length, &done);
 	if (r < 0)
 		return r;
-	result(fh, iova, done);
+	result(fh, u.iova, done);
 	return 0;
 }
 
 /* "IOVA|auto LENGTH SRCIOAS SRCIOVA [r|w|rw]": IOMMU_IOAS_COPY into this IOAS. */
 static int copy_line(struct fs *fs, struct node *n, struct fh *fh, struct core_req *rq, char *line)
 {
-	struct core_copy_cmd cp = { .prot = CORE_PROT_READ | CORE_PROT_WRITE };
+	struct core_copy_cmd cp;
+	char why[DECODE_WHY_LEN];
 	uint64_t iova;
-	char *w[6];
-	int nw, r;
+	int r;
 
-	nw = split_words(line, w, 5);
-	if (nw < 4 || nw > 5) {
-		core_error(fs->core, rq, "expected \"IOVA|auto LENGTH SRCIOAS SRCIOVA [r|w|rw]\"");
-		return -EINVAL;
-	}
-	r = parse_dest(fs, rq, w, &cp.fixed, &cp.iova, &cp.length);
-	if (r < 0)
+	r = decode_copy_line(line, &cp, why, sizeof(why));
+	if (r < 0) {
+		core_error(fs->core, rq, "%s", why);
 		return r;
-	if (!valid_name(w[2]))
-		return bad_value(fs, rq, -EINVAL, "SRCIOAS", w[2]);
-	cp.src_ioas = w[2];
-	r = parse_u64(w[3], &cp.src_iova);
-	if (r < 0)
-		return bad_value(fs, rq, r, "SRCIOVA", w[3]);
-	if (nw == 5) {
-		r = parse_prot(fs, rq, w[4], &cp.prot);
-		if (r < 0)
-			return r;
 	}
 	r = core_copy(fs->core, rq, IOAS_REF(n), &cp, &iova);
 	if (r < 0)
@@ -500,94 +428,6 @@ static size_t read_results(struct fs *fs, struct fh *fh, char *buf, size_t size)
 }
 
 /* ---------------------------------------------------------------- batch */
-
-/*
- * Check every record of a batch write before anything runs. The records are read in place
- * (little-endian on the wire); on a big-endian host they are also converted into host, else
- * host is unused. Returns 0, or -EINVAL with the reason in why (records count from 1).
- */
-static int batch_decode(const struct ioasfs_cmd *raw, struct ioasfs_cmd *host, unsigned n,
-			char *why, size_t len)
-{
-	static const uint32_t flags_ok[IOASFS_OP_MAX] = {
-		[IOASFS_OP_UNMAP] = IOASFS_CMD_UNMAP_ALL,
-		[IOASFS_OP_COPY] = IOASFS_CMD_COPY_FIXED,
-	};
-	static const char zeros[IOASFS_NAME_LEN];
-
-	for (unsigned i = 0; i < n; i++) {
-		const struct ioasfs_cmd *w = &raw[i];
-		struct ioasfs_cmd c = *w;
-		bool named, by_fd, fixed_iova;
-		const char *nul;
-
-		c.version = le16toh(w->version);
-		c.flags = le32toh(w->flags);
-		c.user_data = le64toh(w->user_data);
-		c.iova = le64toh(w->iova);
-		c.length = le64toh(w->length);
-		c.offset = le64toh(w->offset);
-		if (c.version != IOASFS_BATCH_VERSION) {
-			snprintf(why, len, "record %u: version %u, expected %u", i + 1, c.version,
-				 IOASFS_BATCH_VERSION);
-			return -EINVAL;
-		}
-		if (c.opcode >= IOASFS_OP_MAX) {
-			snprintf(why, len, "record %u: unknown opcode %u", i + 1, c.opcode);
-			return -EINVAL;
-		}
-		by_fd = c.opcode == IOASFS_OP_MAP_FD || c.opcode == IOASFS_OP_MAP_FD_FIXED;
-		if (c.flags & ~flags_ok[c.opcode]) {
-			snprintf(why, len, "record %u: unknown flags 0x%x", i + 1, c.flags);
-			return -EINVAL;
-		}
-		if (by_fd) {
-			c.fd = (int32_t)le32toh((uint32_t)w->fd);
-			if (c.fd < 0 || c.fd_pad || c.fd_reserved[0] || c.fd_reserved[1]) {
-				snprintf(
-				    why, len,
-				    "record %u: fd %d is negative or fields after it are not zero",
-				    i + 1, c.fd);
-				return -EINVAL;
-			}
-		} else if (c.reserved[0] || c.reserved[1] || c.reserved[2]) {
-			snprintf(why, len, "record %u: reserved fields are not zero", i + 1);
-			return -EINVAL;
-		}
-		named = c.opcode == IOASFS_OP_MAP || c.opcode == IOASFS_OP_MAP_FIXED ||
-			c.opcode == IOASFS_OP_COPY;
-		fixed_iova = c.opcode == IOASFS_OP_MAP_FIXED ||
-			     c.opcode == IOASFS_OP_MAP_FD_FIXED ||
-			     (c.opcode == IOASFS_OP_UNMAP && !(c.flags & IOASFS_CMD_UNMAP_ALL)) ||
-			     (c.opcode == IOASFS_OP_COPY && (c.flags & IOASFS_CMD_COPY_FIXED));
-		if (c.prot & ~(IOASFS_PROT_READ | IOASFS_PROT_WRITE) ||
-		    (!named && !by_fd && c.prot)) {
-			snprintf(why, len, "record %u: invalid prot 0x%x", i + 1, c.prot);
-			return -EINVAL;
-		}
-		/* a name: NUL-terminated, zero after the NUL; no name: 64 zero bytes */
-		nul = named ? memchr(c.name, '\0', sizeof(c.name)) : c.name;
-		if (!nul || (named && !valid_name(c.name))) {
-			snprintf(why, len, "record %u: name is not a NUL-terminated object name",
-				 i + 1);
-			return -EINVAL;
-		}
-		if (memcmp(nul, zeros, c.name + sizeof(c.name) - nul)) {
-			snprintf(why, len, "record %u: %s", i + 1,
-				 named ? "name has bytes after its end"
-				       : "a name on an opcode that takes none");
-			return -EINVAL;
-		}
-		if (c.length && ((fixed_iova && c.iova + (c.length - 1) < c.iova) ||
-				 ((named || by_fd) && c.offset + (c.length - 1) < c.offset))) {
-			snprintf(why, len, "record %u: address + length wraps", i + 1);
-			return -EINVAL;
-		}
-		if (host)
-			host[i] = c;
-	}
-	return 0;
-}
 
 /* Grow a per-session scratch array to at least n elements of size sz. */
 static void *scratch(void **p, size_t *cap, size_t n, size_t sz)
@@ -670,7 +510,7 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 	}
 	if (host && __BYTE_ORDER == __LITTLE_ENDIAN)
 		memcpy(host, data, len); /* only to align; decode then converts in place */
-	r = batch_decode(host ? host : cmds, host, count, why, sizeof(why));
+	r = decode_batch(host ? host : cmds, host, count, why, sizeof(why));
 	if (r < 0) {
 		core_error(fs->core, rq, "batch rejected whole: %s", why);
 		goto out;

@@ -49,7 +49,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_OPS	     200
+#define MAX_OPS	     64
 #define MAX_BATCH    8
 #define MAX_SRC_SIZE (1u << 20)
 #define NRECENT	     16

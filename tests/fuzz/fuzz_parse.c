@@ -27,18 +27,12 @@
 
 #include "core/parse.h"
 
+#define FUZZ_NAME "fuzz_parse"
+#include "check.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_WORDS 16
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_parse: %s:%d: property failed: %s\n", __FILE__,      \
-				__LINE__, #cond);                                                  \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 static bool parse_err_ok(int r)
 {

@@ -27,16 +27,10 @@
 #include "core/platform.h"
 #include "core/sbuf.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#define FUZZ_NAME "fuzz_profile"
+#include "check.h"
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "fuzz_profile: %s:%d: property failed: %s\n", __FILE__,    \
-				__LINE__, #cond);                                                  \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint64_t mask_bits(unsigned bits)
 {
