@@ -65,7 +65,7 @@ for h in "$@"; do
 	# seconds, with FUZZ_CORE_MAX_SECONDS as a backstop. The entropic scheduler's
 	# bookkeeping took 60% of the time on this harness's corpus; plain scheduling is off.
 	fuzz_core)
-		opts="-max_len=768 -len_control=20 -entropic=0 -runs=${FUZZ_CORE_RUNS:-1000000}"
+		opts="-max_len=384 -len_control=20 -entropic=0 -runs=${FUZZ_CORE_RUNS:-1000000}"
 		secs=${FUZZ_CORE_MAX_SECONDS:-3600}
 		;;
 	esac
