@@ -1105,6 +1105,49 @@ out:
 	return r;
 }
 
+/*
+ * The supplementary groups of the calling thread, from the "Groups:" line of its
+ * /proc/PID/task/PID/status: up to max of them, or -errno. (libfuse 3.14's
+ * fuse_req_getgroups() reads that file into a buffer it does not terminate, and strstr() runs
+ * past its end: AddressSanitizer caught it in the daemon.) A caller whose groups cannot be
+ * read opens files with none.
+ */
+static int caller_groups(pid_t pid, gid_t *list, int max)
+{
+	char path[64], buf[8192], *p;
+	size_t len = 0;
+	ssize_t r;
+	int fd, n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < sizeof(buf) - 1 && (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += r;
+	close(fd);
+	buf[len] = '\0';
+	p = strstr(buf, "\nGroups:");
+	if (!p)
+		return -EIO;
+	p += strlen("\nGroups:");
+	while (n < max) {
+		char *end;
+		unsigned long g;
+
+		p += strspn(p, " \t");
+		if (*p < '0' || *p > '9')
+			break;
+		errno = 0;
+		g = strtoul(p, &end, 10);
+		if (errno || g > UINT32_MAX - 1)
+			return -EIO;
+		list[n++] = (gid_t)g;
+		p = end;
+	}
+	return n;
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -1168,8 +1211,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	val[len] = '\0';
 	if (n->attr->creds) {
 		/* read from /proc, so only for the stores that open files as the caller */
-		r = fuse_req_getgroups(req, CORE_MAX_GROUPS, rq.groups);
-		rq.ngroups = r < 0 ? 0 : r > CORE_MAX_GROUPS ? CORE_MAX_GROUPS : r;
+		r = caller_groups(rq.pid, rq.groups, CORE_MAX_GROUPS);
+		rq.ngroups = r < 0 ? 0 : r;
 	}
 	r = n->attr->store(fs, n, &rq, val);
 	pthread_mutex_lock(&fh->lock);

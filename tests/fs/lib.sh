@@ -2,7 +2,8 @@
 # Shell-level test library: mounts a real ioasfs on a temporary directory and asserts what a
 # user sees: the errno a system call gets (through fsop), file contents, and lines in
 # `errors`. Sourced by tests/fs/t-*.sh; run by `make check` with IOASFS_BIN, FSOP set.
-# With IOASFS_VALGRIND=1 the daemon runs under valgrind and any error or leak fails the test.
+# With IOASFS_VALGRIND=1 the daemon runs under valgrind and any error or leak fails the test;
+# a daemon built with sanitizers fails it on any report in its log (check_sanitizers).
 
 set -u
 : "${IOASFS_BIN:?IOASFS_BIN must point at the ioasfs binary}"
@@ -62,6 +63,7 @@ umount_ioasfs() {
 		fail "daemon exit status $rc"
 		tail -20 "$WORK/daemon.log"
 	fi
+	check_sanitizers
 	if [ -n "${IOASFS_VALGRIND:-}" ]; then
 		local f
 		for f in "$WORK"/valgrind.*; do
@@ -78,6 +80,22 @@ umount_ioasfs() {
 	fi
 }
 
+# check_sanitizers [FILE...]: a daemon built with -fsanitize=address,undefined (contrib/check)
+# writes its reports to its log (daemon.log, or the FILEs a test gave other runs); any report
+# fails the test, whether or not the daemon died of it. A file reported is moved aside, so
+# each report fails once.
+SAN_RE='ERROR: (Address|Leak)Sanitizer|runtime error:'
+check_sanitizers() {
+	local f
+	[ $# -gt 0 ] || set -- "$WORK/daemon.log"
+	for f in "$@"; do
+		[ -s "$f" ] && grep -Eq "$SAN_RE" "$f" || continue
+		fail "sanitizers reported in ${f##*/}:"
+		grep -E -A12 "$SAN_RE" "$f" | head -40
+		mv "$f" "$f.reported"
+	done
+}
+
 cleanup() {
 	if [ -n "$PID" ]; then
 		fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
@@ -90,6 +108,7 @@ trap cleanup EXIT
 # finish: the closing line and the exit status automake reads.
 finish() {
 	umount_ioasfs
+	check_sanitizers "$WORK"/*.log "$WORK"/*.err
 	log "$TNAME: $NPASS passed, $NFAIL failed"
 	[ "$NFAIL" -eq 0 ]
 	exit $?

@@ -86,6 +86,16 @@ chown "$A_UID" "$WORK/a-file"
 chmod 600 "$WORK/a-file"
 expect_as asA "A uses its own 0600 file" ok write "$M/sources/sa/path" "$WORK/a-file"
 expect_as asB "B cannot use A's 0600 file" EACCES write "$M/sources/sb/path" "$WORK/a-file"
+# the writer's supplementary groups count too: a root:B 0640 file opens for A in group B
+head -c 4096 /dev/zero >"$WORK/group-file"
+chown "0:$B_GID" "$WORK/group-file"
+chmod 640 "$WORK/group-file"
+expect_as asA "A without group B cannot open a group-B file" EACCES write "$M/sources/sa/path" \
+	"$WORK/group-file"
+asAB() { setpriv --reuid="$A_UID" --regid="$A_GID" --groups="$B_GID" "$@"; }
+expect_as asAB "A in group B opens it (read-only)" ok write "$M/sources/sa/path" "$WORK/group-file"
+expect_eq "A's source is that file" "$(cat "$M/sources/sa/path")" "$WORK/group-file"
+expect_as asA "A takes its own file again" ok write "$M/sources/sa/path" "$WORK/a-file"
 expect_as asB "B writes its own source" ok write "$M/sources/sb/path" "anon 1M"
 expect_as asB "B cannot write A's source path" EACCES write "$M/sources/sa/path" "anon 1M"
 expect_as asB "B cannot truncate A's source path" EACCES truncate "$M/sources/sa/path" 0
