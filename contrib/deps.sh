@@ -3,7 +3,8 @@
 # build, test and run, if any is missing. Debian 12 (bookworm) or later, as root.
 IOASFS_DEPS=(build-essential autoconf automake libtool pkg-config libfuse3-dev fuse3
 	liburing-dev check valgrind
-	libjson-c-dev systemd) # save/restore; systemd-analyze for tests/fs/t-install.sh
+	libjson-c-dev systemd # save/restore; systemd-analyze for tests/fs/t-install.sh
+	clang libclang-rt-14-dev) # the sanitizer build of contrib/check, and make fuzz
 
 # tests/vm (the real iommufd kernel under qemu): qemu, the guest's busybox, the kernel build
 IOASFS_VM_DEPS=(qemu-system-x86 busybox-static flex bison cpio libelf-dev bc libssl-dev xz-utils
@@ -34,11 +35,14 @@ ioasfs_install_pkgs() {
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# Configure and build in $1 (created), from the source tree $2.
+# Configure and build in $1 (created), from the source tree $2, with configure arguments
+# $3... (CC=..., CFLAGS=...) if any.
 ioasfs_build() {
 	local build=$1 top=$2
+	shift 2
 	mkdir -p "$top/m4"
 	(cd "$top" && autoreconf -fi >/dev/null)
 	mkdir -p "$build"
-	(cd "$build" && { [ -f Makefile ] || "$top/configure" -q; } && make -j"$(nproc)" >/dev/null)
+	(cd "$build" && { [ -f Makefile ] || "$top/configure" -q "$@"; } &&
+		make -j"$(nproc)" >/dev/null)
 }
