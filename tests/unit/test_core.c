@@ -1633,6 +1633,101 @@ START_TEST(test_status_alignment_options)
 }
 END_TEST
 
+/* allow_other: who owns what, and what only the owner or root may do (ioasfs.5 SECURITY). */
+START_TEST(test_owners)
+{
+	const struct core_req a = { .pid = 1, .uid = 1000, .gid = 100, .path = "/a" };
+	const struct core_req b = { .pid = 2, .uid = 2000, .gid = 200, .path = "/b" };
+	struct core_map_cmd m = {
+		.fixed = true, .iova = 0x100000, .length = 0x1000, .source = "sa", .prot = RW
+	};
+	uint64_t iova;
+	unsigned nerr;
+	uid_t u;
+	gid_t g;
+
+	setup("x86-vtd");
+	/* one user per mount: no ownership checks */
+	ck_assert_int_eq(core_obj_create(c, &a, CORE_IOAS, "x"), 0);
+	ck_assert_int_eq(core_obj_remove(c, &b, CORE_IOAS, "x"), 0);
+	core_set_multiuser(c, true);
+	ck_assert_int_eq(core_obj_create(c, &a, CORE_IOAS, "ia"), 0);
+	ck_assert_int_eq(core_obj_create(c, &a, CORE_SOURCE, "sa"), 0);
+	ck_assert_int_eq(core_obj_create(c, &a, CORE_DEVICE, "da"), 0);
+	ck_assert_int_eq(core_obj_create(c, &b, CORE_IOAS, "ib"), 0);
+	ck_assert_int_eq(core_obj_create(c, &b, CORE_DEVICE, "db"), 0);
+	ck_assert_int_eq(core_obj_owner(c, CORE_IOAS, "ia", 0, &u, &g), 0);
+	ck_assert(u == 1000 && g == 100);
+	ck_assert_int_eq(core_obj_owner(c, CORE_DEVICE, "db", 0, &u, &g), 0);
+	ck_assert(u == 2000 && g == 200);
+	ck_assert_int_eq(core_obj_access(c, &a, CORE_IOAS, "ia", 0), 0);
+	ck_assert_int_eq(core_obj_access(c, &rq, CORE_IOAS, "ia", 0), 0);
+	nerr = errors_count();
+	ck_assert_int_eq(core_obj_access(c, &b, CORE_IOAS, "ia", 0), -EACCES);
+	ck_assert_uint_eq(errors_count(), nerr + 1);
+	ck_assert_str_eq(strstr(errors_last(), "ioas"),
+			 "ioas ia belongs to uid 1000, not to uid 2000");
+	ck_assert_int_eq(core_source_set(c, &a, "sa", 0, true, 64 * K, NULL), 0);
+
+	/* a map names a source: only its owner's (or root's) maps may */
+	ck_assert_int_eq(core_map(c, &a, ref("ia"), &m, &iova), 0);
+	ck_assert_int_eq(core_map(c, &b, ref("ib"), &m, &iova), -EACCES);
+	ck_assert_msg(strstr(errors_last(), "source sa belongs to uid 1000"), "%s", errors_last());
+	ck_assert_str_eq(MAPPINGS("ib"), "");
+	ck_assert_uint_eq(stat_of("ib", "errors"), 1);
+	m.iova = 0x200000;
+	ck_assert_int_eq(core_map(c, &rq, ref("ib"), &m, &iova), 0);
+
+	/* attach takes the device and the IOAS; detach the device */
+	ck_assert_int_eq(core_device_attach(c, &b, "db", 0, "ia"), -EACCES);
+	ck_assert_msg(strstr(errors_last(), "ioas ia belongs to uid 1000"), "%s", errors_last());
+	ck_assert_int_eq(core_device_attach(c, &b, "da", 0, "ib"), -EACCES);
+	ck_assert_msg(strstr(errors_last(), "device da belongs to uid 1000"), "%s", errors_last());
+	ck_assert_int_eq(core_device_attach(c, &a, "da", 0, "ia"), 0);
+	ck_assert_int_eq(core_device_detach(c, &b, "da", 0), -EACCES);
+	ck_assert_int_eq(core_device_attach(c, &rq, "db", 0, "ia"), 0); /* root may */
+	ck_assert_int_eq(stat_of("ia", "devices"), 2);
+
+	/* removal by anyone else: EPERM, as in a sticky directory */
+	nerr = errors_count();
+	ck_assert_int_eq(core_obj_remove(c, &b, CORE_SOURCE, "sa"), -EPERM);
+	ck_assert_int_eq(core_obj_remove(c, &a, CORE_IOAS, "ib"), -EPERM);
+	ck_assert_uint_eq(errors_count(), nerr + 2);
+	ck_assert_msg(strstr(errors_last(), "only it or root may remove it"), "%s", errors_last());
+	ck_assert_int_eq(core_obj_lookup(c, CORE_IOAS, "ib", &iova), 0);
+
+	/* a restore hands objects to their saved owners */
+	ck_assert_int_eq(core_obj_chown(c, CORE_IOAS, "ib", 1000, 100), 0);
+	ck_assert_int_eq(core_obj_access(c, &a, CORE_IOAS, "ib", 0), 0);
+	ck_assert_int_eq(core_obj_chown(c, CORE_IOAS, "none", 1, 1), -ENOENT);
+	teardown();
+}
+END_TEST
+
+/* -o max_mappings: maps and copies past it are ENOSPC and change nothing. */
+START_TEST(test_max_mappings)
+{
+	struct sbuf sb;
+
+	setup("x86-vtd");
+	ck_assert_int_eq(core_set_max_mappings(c, 0), -EINVAL);
+	ck_assert_int_eq(core_set_max_mappings(c, 3), 0);
+	sbuf_init(&sb);
+	core_show_status(c, &sb);
+	ck_assert_msg(strstr(sb.buf, "\nlimit_mappings 3\n"), "%s", sb.buf);
+	sbuf_free(&sb);
+	mk(CORE_IOAS, "vm");
+	anon("buf", 1 * M);
+	map_at_ok("vm", 0x100000, 0x1000, "buf");
+	map_at_ok("vm", 0x200000, 0x1000, "buf");
+	map_at_ok("vm", 0x300000, 0x1000, "buf");
+	REFUSED("vm", map_at("vm", 0x400000, 0x1000, "buf", 0, RW), -ENOSPC, "ioas", "vm",
+		"has 3 mappings (limit 3)");
+	ck_assert_uint_eq(stat_of("vm", "mappings"), 3);
+	teardown();
+}
+END_TEST
+
 START_TEST(test_limits)
 {
 	char name[32];
@@ -2051,6 +2146,8 @@ static Suite *core_suite(void)
 	tcase_add_test(to, test_name_newline);
 	tcase_add_test(to, test_status_alignment_options);
 	tcase_add_test(to, test_limits);
+	tcase_add_test(to, test_owners);
+	tcase_add_test(to, test_max_mappings);
 	suite_add_tcase(s, to);
 
 	/* A deadlock shows up as this timeout. */
