@@ -12,7 +12,9 @@
  *   R TIME ioas ERRNO    after: a command the daemon refused (expected and not)
  *
  * LINE is the line the mapping must have in the IOAS's `mappings` file, START its first
- * column; TIME is CLOCK_REALTIME in microseconds. The T and U lines are flushed before the
+ * column; TIME is CLOCK_REALTIME in microseconds. T and U lines are written with -f only,
+ * the mode of the runs that are cut short (SIGTERM, kill -9); a run to its end needs only
+ * the acknowledgements, and halves its log. The T and U lines are flushed before the
  * chunk goes out, the results after it comes back, so a client killed at any moment has
  * logged every command it may have sent and no acknowledgement it did not get.
  *
@@ -197,9 +199,11 @@ int main(int argc, char **argv)
 					 iova + c->length - 1, prots[prot], c->name, c->offset);
 			}
 			used[slot] = true;
-			if (q->kind == P_MAP)
+			/* what it is about to send: only needed where an acknowledgement may be
+			 * lost */
+			if (fixed_only && q->kind == P_MAP)
 				fprintf(log, "T %lld %s %s\n", now_us(), tg->name, q->line);
-			else if (q->kind == P_UNMAP || q->kind == P_UNMAP_AUTO)
+			else if (fixed_only && (q->kind == P_UNMAP || q->kind == P_UNMAP_AUTO))
 				fprintf(log, "U %lld %s 0x%016" PRIx64 "\n", now_us(), tg->name,
 					c->iova);
 			n++;

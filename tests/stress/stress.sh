@@ -127,56 +127,99 @@ wait_clients() {
 	done
 }
 
-# model IOAS LOGS...: the mappings the acknowledged commands leave, as `mappings` prints them
-model() {
-	local ioas=$1
-	shift
-	# the key of a mapping is its start: the first 18 characters of its line
-	awk -v io="$ioas" '$3 != io { next }
-		{ k = substr($4, 1, 18); rest = substr($0, index($0, $4)) }
-		$1 == "+" { m[rest] = 1; line[k] = rest }
-		$1 == "-" { delete m[line[k]]; delete line[k] }
-		END { for (l in m) print l }' "$@" | sort
+# models LOGS...: for every IOAS the logs name, $WORK/model.IOAS: the mappings the
+# acknowledged commands leave, sorted as `mappings` prints them (one pass over the logs, which
+# hold millions of lines). The key of a mapping is its start, the first 18 characters.
+models() {
+	rm -f "$WORK"/model.*
+	awk -v dir="$WORK" '
+		$1 != "+" && $1 != "-" { next }
+		{ io = $3; k = io SUBSEP substr($4, 1, 18); ios[io] = 1 }
+		$1 == "+" { line[k] = substr($0, index($0, $4)) }
+		$1 == "-" { delete line[k] }
+		END {
+			for (io in ios)
+				printf "" > (dir "/model." io)
+			for (k in line) {
+				split(k, p, SUBSEP)
+				print line[k] > (dir "/model." p[1])
+			}
+		}' "$@"
 }
 
-# compare IOAS LOGS...: mappings against the model; each line of difference is a divergence
+# compare IOAS: mappings against $WORK/model.IOAS; each line of difference is a divergence
 compare() {
 	local ioas=$1 d
-	shift
-	d=$(diff <(model "$ioas" "$@") <(sort "$M/ioas/$ioas/mappings") | grep -c '^[<>]')
+	touch "$WORK/model.$ioas"
+	sort -o "$WORK/model.$ioas" "$WORK/model.$ioas"
+	d=$(diff "$WORK/model.$ioas" <(sort "$M/ioas/$ioas/mappings") | grep -c '^[<>]')
 	if [ "$d" -eq 0 ]; then
 		pass "$ioas: mappings equal the model ($(wc -l <"$M/ioas/$ioas/mappings") lines)"
 	else
 		fail "$ioas: $d line(s) differ from the model:"
-		diff <(model "$ioas" "$@") <(sort "$M/ioas/$ioas/mappings") | head -6
+		diff "$WORK/model.$ioas" <(sort "$M/ioas/$ioas/mappings") | head -6
 		diverged "$d"
 	fi
 }
 
-# whole_commands IOAS TSAVE0 TSAVE1 TREEFILE LOGS...: every line of TREEFILE is a whole map
-# some client sent to IOAS; every map acknowledged before TSAVE0 and not touched (no unmap or
-# map of its start sent) before TSAVE1 is in it. Prints the number of violations.
+# whole_commands TSAVE0 TSAVE1 LOGS...: for every IOAS with a tree file $WORK/tree.IOAS (its
+# mappings), every line is a whole map some client sent (T) or had acknowledged (+), and every
+# map acknowledged before TSAVE0 and not touched (an unmap or a map of its start sent) before
+# TSAVE1 is there. Prints "IOAS VIOLATIONS" per IOAS, the violations themselves on stderr.
 whole_commands() {
-	local ioas=$1 t0=$2 t1=$3 tree=$4
-	shift 4
-	awk -v io="$ioas" -v t0="$t0" -v t1="$t1" -v tree="$tree" '
-		FILENAME == tree { have[$0] = 1; next }
-		$3 != io { next }
-		{ k = substr($4, 1, 18); rest = substr($0, index($0, $4)) }
+	local t0=$1 t1=$2
+	shift 2
+	awk -v t0="$t0" -v t1="$t1" '
+		BEGIN {
+			for (i = 1; i < ARGC; i++)
+				if (ARGV[i] ~ /\/tree\.[^\/]*$/) {
+					io = ARGV[i]
+					sub(/.*\/tree\./, "", io)
+					ios[io] = 1
+					tree[ARGV[i]] = io
+				}
+		}
+		FILENAME in tree { have[tree[FILENAME], $0] = 1; next }
+		!($3 in ios) { next }
+		{ k = $3 SUBSEP substr($4, 1, 18); rest = $3 SUBSEP substr($0, index($0, $4)) }
 		$1 == "T" { may[rest] = 1; if ($2 < t1) touched[k] = 1 }
 		$1 == "+" { may[rest] = 1; last[k] = rest; at[k] = $2; touched[k] = 0 }
 		$1 == "U" && $2 < t1 { touched[k] = 1 }
 		$1 == "-" && $2 < t0 { delete last[k] }
 		END {
-			bad = 0
+			for (io in ios)
+				bad[io] = 0
 			for (l in have)
-				if (!(l in may)) { print "not sent: " l > "/dev/stderr"; bad++ }
-			for (s in last)
-				if (at[s] < t0 && !touched[s] && !(last[s] in have)) {
-					print "acknowledged, missing: " last[s] > "/dev/stderr"; bad++
+				if (!(l in may)) {
+					split(l, p, SUBSEP)
+					print p[1] ": not sent: " p[2] > "/dev/stderr"
+					bad[p[1]]++
 				}
-			print bad
-		}' "$tree" "$@"
+			for (k in last)
+				if (at[k] < t0 && !touched[k] && !(last[k] in have)) {
+					split(last[k], p, SUBSEP)
+					print p[1] ": acknowledged, missing: " p[2] > "/dev/stderr"
+					bad[p[1]]++
+				}
+			for (io in bad)
+				print io, bad[io]
+		}' "$WORK"/tree.* "$@"
+}
+
+# check_whole WHAT TSAVE0 TSAVE1 LOGS...: whole_commands, a pass or a divergence per IOAS
+check_whole() {
+	local what=$1 io v
+	shift
+	rm -f "$WORK/whole.err"
+	while read -r io v; do
+		if [ "$v" -eq 0 ]; then
+			pass "$io: $what"
+		else
+			fail "$io: $v violation(s): $what:"
+			grep "^$io: " "$WORK/whole.err" | head -5
+			diverged "$v"
+		fi
+	done < <(whole_commands "$@" 2>>"$WORK/whole.err")
 }
 
 # consistent IOAS: mappings sorted and disjoint, as many as stats counts
@@ -227,21 +270,17 @@ sleep $((SECS / 8 + 1))
 } 2>/dev/null
 wait_clients
 daemon_alive || exit 1
+models "$LOGS"/c*.1
 for io in shared $(seq -f 'p%g' 1 $((NSHELL + NBATCH))); do
-	compare "$io" "$LOGS"/c*.1
+	compare "$io"
 done
+rm -f "$WORK"/tree.*
 for io in k0 k1; do
 	consistent "$io"
-	v=$(whole_commands "$io" 99999999999999999 99999999999999999 "$M/ioas/$io/mappings" \
-		"$LOGS/victim" 2>"$WORK/whole.err")
-	if [ "$v" -eq 0 ]; then
-		pass "$io: the killed client left only whole commands, every acknowledged one"
-	else
-		fail "$io: $v violation(s) after kill -9 of a client:"
-		head -5 "$WORK/whole.err"
-		diverged "$v"
-	fi
+	cat "$M/ioas/$io/mappings" >"$WORK/tree.$io"
 done
+check_whole "the killed client left only whole commands, every acknowledged one" \
+	99999999999999999 99999999999999999 "$LOGS/victim"
 
 # ---------------------------------------------------------------- 2: SIGTERM under load
 start_clients 2 60 -f
@@ -269,21 +308,12 @@ check_sanitizers
 mount_ioasfs "restore=$WORK/state.json" || { fail "restore of the save taken under load"; exit 1; }
 expect_same "restart from the save taken under load" save "$(cat "$WORK/state.json")" \
 	"$(cat "$M/save")"
-PHASE12=()
-for i in $(seq 1 $((NSHELL + NBATCH))); do
-	PHASE12+=("$LOGS/c$i.1" "$LOGS/c$i.2")
-done
+rm -f "$WORK"/tree.*
 for io in shared $(seq -f 'p%g' 1 $((NSHELL + NBATCH))); do
 	cat "$M/ioas/$io/mappings" >"$WORK/tree.$io"
-	v=$(whole_commands "$io" "$t0" "$t1" "$WORK/tree.$io" "${PHASE12[@]}" 2>"$WORK/whole.err")
-	if [ "$v" -eq 0 ]; then
-		pass "$io: the save under load holds whole commands, every one acknowledged before it"
-	else
-		fail "$io: $v half-applied or lost command(s):"
-		head -5 "$WORK/whole.err"
-		diverged "$v"
-	fi
 done
+check_whole "the save under load holds whole commands, every one acknowledged before it" \
+	"$t0" "$t1" $(for i in $(seq 1 $((NSHELL + NBATCH))); do echo "$LOGS/c$i.1" "$LOGS/c$i.2"; done)
 
 # ---------------------------------------------------------------- 3: kill -9 of the daemon
 start_clients 3 3 -f
