@@ -368,7 +368,7 @@ static void random_op(void)
 	}
 }
 
-static void usage(void)
+static __attribute__((noreturn)) void usage(void)
 {
 	fprintf(stderr, "usage: conform --backend sim|kernel [--platform P] --device D... "
 			"[--seed S] [--ops N]\n");
