@@ -139,6 +139,19 @@ expect_eq "B's batch cannot copy from A's IOAS" "$res" "-13"
 expect_error "the refusal names the owner" "/ioas/b/batch: record 1: ioas a belongs to uid $A_UID"
 res=$(asA "$FSOP" rdwr "$M/ioas/a/batch" "$rec" | tail -c 32 | od -An -td4 -j8 -N4 | tr -d ' ')
 expect_eq "A's batch copies within A's IOAS" "$res" "0"
+# the dma file reaches the memory: only the IOAS's owner reads or writes it
+expect_as asA "A reads its dma" ok readat 0x100000 16 "$M/ioas/a/dma"
+expect_as asA "A writes its dma" ok writeat 0x100000 "$M/ioas/a/dma" "hello"
+expect_as asB "B cannot read A's dma" EACCES readat 0x100000 16 "$M/ioas/a/dma"
+expect_as asB "B cannot write A's dma" EACCES writeat 0x100000 "$M/ioas/a/dma" "x"
+# the text copy file takes the same check as a batch COPY
+n=$(errcount)
+expect_as asB "B's copy file cannot copy from A's IOAS" EACCES write "$M/ioas/b/copy" \
+	"auto 4K a 0x100000"
+expect_error "the refusal names the owner" "/ioas/b/copy: line 1: ioas a belongs to uid $A_UID"
+expect_eq "one errors line" "$(errcount)" "$((n + 1))"
+expect_as asB "B cannot open A's copy file" EACCES write "$M/ioas/a/copy" "auto 4K a 0x100000"
+expect_as asA "A copies within its IOAS by text" ok write "$M/ioas/a/copy" "auto 4K a 0x100000"
 expect_as asA "A unmaps in its IOAS" ok write "$M/ioas/a/unmap" "all"
 
 # ---- attributes, windows, options
