@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libFuzzer harness for the text command lines of `map` and `unmap` (src/fs/decode.h), which
- * every shell write to those files goes through. The input is cut into lines the way the
- * daemon cuts a write (at newlines, each at most FS_LINE_MAX bytes, NUL-free) and each line
- * is decoded as a map and as an unmap command. Besides not crashing, the decoders are held
- * to what ioasfs.5 says of the format:
+ * libFuzzer harness for the text command lines of `map`, `unmap` and `copy`
+ * (src/fs/decode.h), which every shell write to those files goes through. The input is cut into
+ * lines the way the daemon cuts a write (at newlines, each at most FS_LINE_MAX bytes, NUL-free) and
+ * each line is decoded as a map, an unmap and a copy command. Besides not crashing, the decoders
+ * are held to what ioasfs.5 says of the format:
  *
  * - a refusal is EINVAL or EOVERFLOW, with a reason that is one non-empty line;
  * - an accepted map names a valid source, has prot r, w or rw, and reads back: printed
  *   canonically ("IOVA|auto LENGTH SOURCE+OFFSET PROT") it decodes to the same command; the
  *   same for an unmap ("IOVA LENGTH" or "all");
- * - a map line has 3 or 4 words and an unmap line 1 or 2: more or fewer is refused;
+ * - a map line has 3 or 4 words, an unmap line 1 or 2, a copy line 4 or 5: more or fewer is
+ *   refused;
  * - decoding is a function of the words: the line with its blanks doubled decodes alike.
  *
  * Any violation is an abort(), which libFuzzer reports as a crash.
@@ -111,6 +112,35 @@ static void check_map(const char *line)
 	      m2.offset == m.offset && m2.prot == m.prot);
 }
 
+static void check_copy(const char *line)
+{
+	char buf[LINE_MAX_BYTES + 1], text[256], why[DECODE_WHY_LEN];
+	struct core_copy_cmd cp, cp2;
+	int words = count_words(line), r;
+
+	strcpy(buf, line);
+	why[0] = '\0';
+	r = decode_copy_line(buf, &cp, why, sizeof(why));
+	if (r < 0) {
+		check_refusal(r, why);
+		return;
+	}
+	CHECK(words == 4 || words == 5);
+	CHECK(valid_name(cp.src_ioas));
+	CHECK(cp.prot == CORE_PROT_READ || cp.prot == CORE_PROT_WRITE ||
+	      cp.prot == (CORE_PROT_READ | CORE_PROT_WRITE));
+	if (cp.fixed)
+		snprintf(text, sizeof(text), "0x%" PRIx64 " 0x%" PRIx64 " %s 0x%" PRIx64 " %s",
+			 cp.iova, cp.length, cp.src_ioas, cp.src_iova, prot_word(cp.prot));
+	else
+		snprintf(text, sizeof(text), "auto %" PRIu64 " %s %" PRIu64 " %s", cp.length,
+			 cp.src_ioas, cp.src_iova, prot_word(cp.prot));
+	CHECK(decode_copy_line(text, &cp2, why, sizeof(why)) == 0);
+	CHECK(cp2.fixed == cp.fixed && (!cp.fixed || cp2.iova == cp.iova) &&
+	      cp2.length == cp.length && cp2.src_iova == cp.src_iova && cp2.prot == cp.prot &&
+	      !strcmp(cp2.src_ioas, cp.src_ioas));
+}
+
 static void check_unmap(const char *line)
 {
 	char buf[LINE_MAX_BYTES + 1], text[64], why[DECODE_WHY_LEN];
@@ -153,6 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strspn(line, " \t") != l) { /* blank lines are skipped */
 				check_map(line);
 				check_unmap(line);
+				check_copy(line);
 			}
 		}
 		pos += l + 1;
