@@ -381,7 +381,8 @@ void core_destroy(struct core *c)
 	list_for_each_safe (p, n, &c->objs[CORE_DEVICE]) {
 		struct device *d = list_entry(p, struct device, o.link);
 
-		c->be->ops->device_unbind(c->be, d->dev_id);
+		if (d->bound)
+			c->be->ops->device_unbind(c->be, d->dev_id);
 		obj_free(c, CORE_DEVICE, &d->o);
 	}
 	list_for_each_safe (p, n, &c->objs[CORE_IOAS]) {
@@ -404,6 +405,60 @@ static void refresh_platform(struct core *c)
 {
 	if (c->be->ops->platform)
 		c->be->ops->platform(c->be, &c->plat);
+}
+
+static int open_as(const struct core_req *rq, const char *path, int flags);
+
+/*
+ * Bind device d to the backend's device `what` (topo held for writing). The kernel backend
+ * opens a VFIO cdev, `what` being a path or a name under /dev/vfio/devices/; since the
+ * daemon opens it as root, a writer other than root must be able to open it read-write
+ * first, or any user of an allow_other mount could take a device. The sim backend makes a
+ * simulated device. Errors are recorded against `name`, except -ENOENT when by_name (a mkdir
+ * whose name has no cdev: the caller keeps the device unbound, for D/path).
+ */
+static int device_bind(struct core *c, const struct core_req *rq, struct device *d,
+		       const char *name, const char *what, bool by_name)
+{
+	uint32_t n = CORE_MAX_RESERVED;
+	char path[CORE_PATH_MAX];
+	int r;
+
+	if (c->be->ops->platform) {
+		if (strchr(what, '/'))
+			snprintf(path, sizeof(path), "%s", what);
+		else
+			snprintf(path, sizeof(path), "/dev/vfio/devices/%s", what);
+		what = path;
+		if (rq && rq->uid != 0 && geteuid() == 0) {
+			r = open_as(rq, path, O_RDWR);
+			if (r >= 0)
+				close(r);
+		} else {
+			r = 0;
+		}
+		if (r >= 0)
+			r = c->be->ops->device_bind(c->be, what, &d->dev_id);
+	} else {
+		r = c->be->ops->device_bind(c->be, what, &d->dev_id);
+	}
+	if (r < 0) {
+		if (r != -ENOENT || !by_name)
+			core_error(c, rq, "cannot bind device %s to %s: %s", name, what,
+				   errno_name(-r));
+		return r;
+	}
+	r = c->be->ops->device_reserved(c->be, d->dev_id, d->resv, &n);
+	if (r < 0) {
+		core_error(c, rq, "device %s: reserved regions: %s", name, errno_name(-r));
+		c->be->ops->device_unbind(c->be, d->dev_id);
+		return r;
+	}
+	d->n_resv = n;
+	d->bound = true;
+	snprintf(d->path, sizeof(d->path), "%s", c->be->ops->platform ? what : "sim");
+	refresh_platform(c);
+	return 0;
 }
 
 /* Apertures minus the platform's reserved ranges and those of devices attached to io. */
@@ -603,28 +658,20 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 		}
 	} else if (kind == CORE_DEVICE) {
 		struct device *d = calloc(1, sizeof(*d));
-		uint32_t n = CORE_MAX_RESERVED;
 
 		if (!d) {
 			r = -ENOMEM;
 			goto out;
 		}
-		r = c->be->ops->device_bind(c->be, name, &d->dev_id);
+		r = device_bind(c, rq, d, name, name, true);
+		/* kernel backend, no /dev/vfio/devices/NAME: a device to bind through D/path */
+		if (r == -ENOENT && c->be->ops->platform)
+			r = 0;
 		if (r < 0) {
-			core_error(c, rq, "cannot bind device %s: %s", name, errno_name(-r));
 			free(d);
 			goto out;
 		}
-		r = c->be->ops->device_reserved(c->be, d->dev_id, d->resv, &n);
-		if (r < 0) {
-			core_error(c, rq, "device %s: reserved regions: %s", name, errno_name(-r));
-			c->be->ops->device_unbind(c->be, d->dev_id);
-			free(d);
-			goto out;
-		}
-		d->n_resv = n;
 		o = &d->o;
-		refresh_platform(c);
 	} else {
 		struct source *s = calloc(1, sizeof(*s));
 
@@ -690,7 +737,7 @@ int core_obj_remove(struct core *c, const struct core_req *rq, enum core_obj kin
 			r = -ENOTEMPTY;
 			goto out;
 		}
-		r = c->be->ops->device_unbind(c->be, d->dev_id);
+		r = d->bound ? c->be->ops->device_unbind(c->be, d->dev_id) : 0;
 		if (r < 0) {
 			core_error(c, rq, "cannot unbind device %s: %s", name, errno_name(-r));
 			goto out;
@@ -2003,6 +2050,12 @@ int core_device_attach(struct core *c, const struct core_req *rq, const char *de
 		ret = check_owner(c, rq, CORE_IOAS, &io->o);
 	if (ret < 0)
 		goto out;
+	if (!d->bound) {
+		core_error(c, rq, "device %s has no cdev yet: write its path to devices/%s/path",
+			   dev, dev);
+		ret = -ENODEV;
+		goto out;
+	}
 	old = d->ioas;
 	if (old == io) {
 		ret = 0;
@@ -2111,6 +2164,48 @@ int core_device_show_reserved(struct core *c, const char *dev, uint64_t serial, 
 	return r;
 }
 
+int core_device_show_path(struct core *c, const char *dev, uint64_t serial, struct sbuf *sb)
+{
+	struct device *d;
+	int r = -ENOENT;
+
+	pthread_rwlock_rdlock(&c->topo);
+	d = device_find(c, dev, serial);
+	if (d) {
+		if (d->bound)
+			sbuf_printf(sb, "%s\n", d->path);
+		r = 0;
+	}
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
+int core_device_store_path(struct core *c, const struct core_req *rq, const char *dev,
+			   uint64_t serial, const char *path)
+{
+	struct device *d;
+	int r;
+
+	pthread_rwlock_wrlock(&c->topo);
+	d = device_find(c, dev, serial);
+	if (!d) {
+		r = -ENOENT;
+	} else if (d->bound && !strcmp(d->path, path)) {
+		r = 0; /* the same cdev again: nothing to do, as for a rewrite of any attribute */
+	} else if (d->bound) {
+		core_error(c, rq, "device %s is bound to %s; rmdir it to bind another", dev,
+			   d->path);
+		r = -EBUSY;
+	} else if (path[0] != '/') {
+		core_error(c, rq, "device %s: path '%.200s' is not absolute", dev, path);
+		r = -EINVAL;
+	} else {
+		r = device_bind(c, rq, d, dev, path, false);
+	}
+	pthread_rwlock_unlock(&c->topo);
+	return r;
+}
+
 bool core_device_reserved_writable(struct core *c)
 {
 	return c->be->ops->device_set_reserved != NULL;
@@ -2200,6 +2295,9 @@ int core_device_show_hw_info(struct core *c, const char *dev, uint64_t serial, s
 	d = device_find(c, dev, serial);
 	if (!d)
 		goto out;
+	r = 0;
+	if (!d->bound)
+		goto out; /* nothing to report until the device has a cdev */
 	memset(&hi, 0, sizeof(hi));
 	r = c->be->ops->hw_info(c->be, d->dev_id, &hi);
 	if (r < 0)

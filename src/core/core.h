@@ -34,6 +34,7 @@
 #define CORE_ERRORS_RING  256
 #define CORE_ERROR_LEN	  600
 #define CORE_MAX_RESERVED 32 /* per device */
+#define CORE_PATH_MAX	  256 /* a device's cdev path */
 #define CORE_MAX_GROUPS 64 /* supplementary groups honoured when opening a source */
 #define CORE_MAX_MAPPINGS (1u << 22) /* per IOAS, by default (core_set_max_mappings) */
 
@@ -218,6 +219,14 @@ int core_device_store_reserved(struct core *c, const struct core_req *rq, const 
 			       uint64_t serial, const struct platform_range *regions, unsigned num);
 bool core_device_reserved_writable(struct core *c);
 int core_device_show_hw_info(struct core *c, const char *dev, uint64_t serial, struct sbuf *sb);
+/*
+ * D/path: the cdev the device is bound to ("sim" on the sim backend, an empty file while a
+ * kernel-backend device has none). Storing binds an unbound device to that cdev, which the
+ * writer must be able to open read-write; -EBUSY once bound.
+ */
+int core_device_show_path(struct core *c, const char *dev, uint64_t serial, struct sbuf *sb);
+int core_device_store_path(struct core *c, const struct core_req *rq, const char *dev,
+			   uint64_t serial, const char *path);
 
 /* ---- sources ---- */
 int core_source_show_path(struct core *c, const char *src, uint64_t serial, struct sbuf *sb);

@@ -101,6 +101,8 @@ struct ioas {
 
 struct device {
 	struct obj o;
+	bool bound;		     /* false: kernel backend, no cdev yet (see D/path) */
+	char path[CORE_PATH_MAX];    /* the cdev it is bound to (kernel backend) */
 	uint32_t dev_id;
 	struct ioas *ioas;
 	unsigned n_resv;

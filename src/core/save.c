@@ -256,6 +256,9 @@ static void save_device(struct sbuf *sb, struct device *d)
 	int err = 0;
 
 	jadd(o, "name", json_object_new_string(d->o.name), &err);
+	/* a kernel-backend device bound through D/path: where to find it again */
+	if (d->bound && strcmp(d->path, "sim"))
+		jadd(o, "path", json_object_new_string(d->path), &err);
 	for (unsigned i = 0; i < d->n_resv && resv; i++) {
 		struct json_object *l = jfmt(ADDR_FMT "-" ADDR_FMT " %s", d->resv[i].start,
 					     d->resv[i].last, d->resv[i].kind);
@@ -381,6 +384,7 @@ struct map_spec {
 struct dev_spec {
 	struct owner own;
 	const char *name;
+	const char *path; /* NULL: bound by name (or not bound) */
 	const char *ioas; /* NULL: not attached */
 	bool has_resv;
 	unsigned n_resv;
@@ -728,13 +732,15 @@ static int by_start(const void *a, const void *b)
 static int read_device(struct restore *r, struct json_object *v, const char *path,
 		       struct dev_spec *d)
 {
-	static const char *const keys[] = { "name", "reserved", "ioas", "uid", "gid", NULL };
+	static const char *const keys[] = { "name", "path", "reserved", "ioas",
+					    "uid",  "gid",  NULL };
 	struct json_object *resv;
 	char p[256];
 	size_t n;
 	int e;
 
 	d->name = NULL;
+	d->path = NULL;
 	d->ioas = NULL;
 	d->n_resv = 0;
 	d->has_resv = false;
@@ -744,6 +750,12 @@ static int read_device(struct restore *r, struct json_object *v, const char *pat
 	e = get_str(r, v, path, "ioas", false, true, &d->ioas);
 	if (e < 0)
 		return e;
+	e = get_str(r, v, path, "path", false, false, &d->path);
+	if (e < 0)
+		return e;
+	if (d->path && (d->path[0] != '/' || strlen(d->path) >= CORE_PATH_MAX))
+		return bad(r, path, "\"path\": expected an absolute path, got \"%.100s\"",
+			   d->path);
 	if (d->ioas && !valid_name(d->ioas))
 		return bad(r, path, "\"ioas\": invalid name \"%.64s\"", d->ioas);
 	if ((e = get_array(r, v, path, "reserved", &resv, &n)) < 0)
@@ -867,6 +879,8 @@ static int build_device(struct restore *r, const struct dev_spec *d)
 		e = build_owner(r, CORE_DEVICE, d->name, &d->own);
 	if (!e)
 		e = core_obj_lookup(c, CORE_DEVICE, d->name, &serial);
+	if (!e && d->path)
+		e = core_device_store_path(c, &r->rq, d->name, serial, d->path);
 	if (e < 0)
 		return failed(r, e, "device %s", d->name);
 	if (!d->has_resv)

@@ -691,7 +691,18 @@ static int show_hw_info(struct fs *fs, struct node *n, struct sbuf *sb)
 	return core_device_show_hw_info(fs->core, n->ioas, n->ioas_serial, sb);
 }
 
+static int show_dev_path(struct fs *fs, struct node *n, struct sbuf *sb)
+{
+	return core_device_show_path(fs->core, n->ioas, n->ioas_serial, sb);
+}
+
+static int store_dev_path(struct fs *fs, struct node *n, struct core_req *rq, const char *val)
+{
+	return core_device_store_path(fs->core, rq, n->ioas, n->ioas_serial, val);
+}
+
 static const struct attr_def device_attrs[] = {
+	{ "path", 0644, show_dev_path, store_dev_path, .creds = true },
 	{ "reserved", 0644, show_dev_reserved, store_dev_reserved, .multiline = true },
 	{ "hw_info", 0444, show_hw_info },
 	{ NULL },

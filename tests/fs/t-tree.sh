@@ -108,7 +108,11 @@ expect_match "stats pages_pinned without a device" "$M/ioas/vm/stats" "^pages_pi
 
 # ---- devices
 mkdir "$M/devices/nic0"
-expect_eq "device listing" "$(ls "$M/devices/nic0" | tr '\n' ' ')" "hw_info reserved "
+expect_eq "device listing" "$(ls "$M/devices/nic0" | tr '\n' ' ')" "hw_info path reserved "
+expect_file "a sim device's path says sim" "$M/devices/nic0/path" "sim"
+expect "a sim device is bound already: path EBUSY" EBUSY write "$M/devices/nic0/path" \
+	/dev/vfio/devices/vfio0
+expect_error "says to what" "device nic0 is bound to sim; rmdir it to bind another"
 expect_file "a sim device brings the platform's reserved regions" "$M/devices/nic0/reserved" \
 	"0x00000000fee00000-0x00000000feefffff msi"
 expect_match "hw_info" "$M/devices/nic0/hw_info" "^type intel_vtd$"
@@ -117,7 +121,8 @@ expect "a link to a missing IOAS" ENOENT symlink ../../ioas/nosuch "$M/devices/n
 ln -s "$M/ioas/vm" "$M/devices/nic0/ioas"
 expect_eq "an absolute link works and reads back relative" "$(readlink "$M/devices/nic0/ioas")" \
 	"../../ioas/vm"
-expect_eq "the device dir lists the link" "$(ls "$M/devices/nic0" | tr '\n' ' ')" "hw_info ioas reserved "
+expect_eq "the device dir lists the link" "$(ls "$M/devices/nic0" | tr '\n' ' ')" \
+	"hw_info ioas path reserved "
 expect_match "stats pages_pinned with a device" "$M/ioas/vm/stats" "^pages_pinned 17$"
 expect "linking again" EEXIST symlink ../../ioas/vm "$M/devices/nic0/ioas"
 expect "removing the mirror link" EPERM unlink "$M/ioas/vm/devices/nic0"

@@ -781,6 +781,35 @@ START_TEST(core_on_kernel_backend)
 	ck_assert_int_eq(core_device_detach(c, &rq, "vfio0", 0), 0);
 	ck_assert_int_eq(core_obj_remove(c, &rq, CORE_DEVICE, "vfio0"), 0);
 	ck_assert_uint_eq(core_platform(c)->iova_bits, 64);
+
+	/* devices/D/path: a name with no cdev makes a device waiting for its path */
+	sbuf_reset(&sb);
+	ck_assert_int_eq(core_obj_create(c, &rq, CORE_DEVICE, "nic"), 0);
+	ck_assert_int_eq(core_device_show_path(c, "nic", 0, &sb), 0);
+	ck_assert_uint_eq(sb.len, 0);
+	ck_assert_int_eq(core_device_show_hw_info(c, "nic", 0, &sb), 0);
+	ck_assert_uint_eq(sb.len, 0);
+	ck_assert_int_eq(core_device_attach(c, &rq, "nic", 0, "vm"), -ENODEV);
+	ck_assert_int_eq(core_device_store_path(c, &rq, "nic", 0, "vfio2"), -EINVAL);
+	ck_assert_int_eq(core_device_store_path(c, &rq, "nic", 0, "/dev/vfio/devices/nope"),
+			 -ENOENT);
+	ck_assert_int_eq(core_device_store_path(c, &rq, "nic", 0, "/dev/vfio/devices/vfio2"), 0);
+	ck_assert_int_eq(core_device_show_path(c, "nic", 0, &sb), 0);
+	ck_assert_str_eq(sb.buf, "/dev/vfio/devices/vfio2\n");
+	ck_assert_uint_eq(core_platform(c)->iova_bits, 48);
+	ck_assert_int_eq(core_device_store_path(c, &rq, "nic", 0, "/dev/vfio/devices/vfio2"), 0);
+	ck_assert_int_eq(core_device_store_path(c, &rq, "nic", 0, "/dev/vfio/devices/vfio3"),
+			 -EBUSY);
+	ck_assert_int_eq(core_device_attach(c, &rq, "nic", 0, "vm"), 0);
+	sbuf_reset(&sb);
+	ck_assert_int_eq(core_save(c, &sb), 0);
+	ck_assert_ptr_nonnull(strstr(sb.buf, "\"path\": \"/dev/vfio/devices/vfio2\""));
+	ck_assert_int_eq(core_device_detach(c, &rq, "nic", 0), 0);
+	ck_assert_int_eq(core_obj_remove(c, &rq, CORE_DEVICE, "nic"), 0);
+	/* and an unbound one goes away without an unbind */
+	ck_assert_int_eq(core_obj_create(c, &rq, CORE_DEVICE, "spare"), 0);
+	ck_assert_int_eq(core_obj_remove(c, &rq, CORE_DEVICE, "spare"), 0);
+	ck_assert_int_eq(core_obj_create(c, &rq, CORE_DEVICE, "spare"), 0); /* core_destroy */
 	sbuf_free(&sb);
 	core_destroy(c);
 	k->ops->close(k);

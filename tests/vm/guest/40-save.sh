@@ -3,16 +3,21 @@
 # Guest suite: save and restore on the kernel backend. A configuration with a real device
 # attached (its MSI hole and 39-bit aperture in force), a window, a source and mappings is
 # saved, the daemon is stopped, and a new daemon started with -o restore= rebuilds it through
-# the real ioctls: the same save, the same iova_ranges, the device attached again.
+# the real ioctls: the same save, the same iova_ranges, the device attached again. The device
+# is named nic and bound through devices/nic/path, so the save carries its cdev path.
 # shellcheck source=lib.sh
 . "$VMLIB"
 
 bdf=$(pci_find 0x8086 0x10d3) && v=$(vfio_of "$bdf") || v=vfio0
 mount_ioasfs backend=kernel || { not_ok "ioasfs -o backend=kernel mounts"; finish; }
-check "mkdir ioas/vm ioas/other sources/ram devices/$v" \
-	mkdir "$M/ioas/vm" "$M/ioas/other" "$M/sources/ram" "$M/devices/$v"
+check "mkdir ioas/vm ioas/other sources/ram devices/nic" \
+	mkdir "$M/ioas/vm" "$M/ioas/other" "$M/sources/ram" "$M/devices/nic"
+expect_file "devices/nic has no cdev yet: path is empty" "$M/devices/nic/path" ""
+expect_eq "devices/nic/path = /dev/vfio/devices/$v binds it" \
+	"$(write_err "$M/devices/nic/path" "/dev/vfio/devices/$v")" ""
+expect_file "path reads back" "$M/devices/nic/path" "/dev/vfio/devices/$v"
 expect_eq "sources/ram/path = anon 8M" "$(write_err "$M/sources/ram/path" "anon 8M")" ""
-check "ln -s attaches $v" ln -s ../../ioas/vm "$M/devices/$v/ioas"
+check "ln -s attaches nic" ln -s ../../ioas/vm "$M/devices/nic/ioas"
 check "mkdir ioas/vm/windows/low" mkdir "$M/ioas/vm/windows/low"
 expect_eq "window low 1G at 0x40000000" \
 	"$( (write_err "$M/ioas/vm/windows/low/start" 0x40000000;
@@ -33,10 +38,12 @@ ok "restart with -o restore= on the kernel backend"
 expect_eq "the restored save equals the saved one" "$(cat "$M/save")" "$saved"
 expect_eq "iova_ranges restored" "$(cat "$M/ioas/vm/iova_ranges")" "$ranges"
 expect_eq "mappings restored" "$(cat "$M/ioas/vm/mappings")" "$maps"
-expect_eq "$v attached again" "$(readlink "$M/devices/$v/ioas")" "../../ioas/vm"
+expect_eq "nic bound to $v and attached again" \
+	"$(cat "$M/devices/nic/path") $(readlink "$M/devices/nic/ioas")" \
+	"/dev/vfio/devices/$v ../../ioas/vm"
 expect_eq "window low active" "$(cat "$M/ioas/vm/windows/low/state")" \
 	"active 0x0000000040000000-0x000000007fffffff"
 check "unmap all, unlink, rmdir everything" bash -c "echo all >'$M/ioas/vm/unmap' &&
-	echo all >'$M/ioas/other/unmap' && rm '$M/devices/$v/ioas' &&
-	rmdir '$M/ioas/vm/windows/low' '$M/ioas/vm' '$M/ioas/other' '$M/sources/ram' '$M/devices/$v'"
+	echo all >'$M/ioas/other/unmap' && rm '$M/devices/nic/ioas' &&
+	rmdir '$M/ioas/vm/windows/low' '$M/ioas/vm' '$M/ioas/other' '$M/sources/ram' '$M/devices/nic'"
 finish
