@@ -35,11 +35,11 @@
 #include "backend/iommufd_uapi.h"
 #include "backend/kernel.h"
 
-#define KERNEL_MAX_DEVICES 1024
+#define KERNEL_MAX_DEVICES  1024
 #define KERNEL_PROBE_RANGES 8
 
 _Static_assert(sizeof(struct iova_range) == sizeof(struct iommu_iova_range) &&
-		       offsetof(struct iova_range, last) == offsetof(struct iommu_iova_range, last),
+		   offsetof(struct iova_range, last) == offsetof(struct iommu_iova_range, last),
 	       "struct iova_range is passed to the kernel as struct iommu_iova_range");
 
 struct kdev {
@@ -186,8 +186,8 @@ static int k_map(struct backend *be, uint32_t ioas_id, uint32_t flags, void *use
 	return r;
 }
 
-static int k_map_file(struct backend *be, uint32_t ioas_id, uint32_t flags, int fd,
-		      uint64_t start, uint64_t length, uint64_t *iova)
+static int k_map_file(struct backend *be, uint32_t ioas_id, uint32_t flags, int fd, uint64_t start,
+		      uint64_t length, uint64_t *iova)
 {
 	struct iommu_ioas_map_file cmd = {
 		.size = sizeof(cmd),
@@ -308,8 +308,8 @@ static int kdev_hw_info(struct kbackend *k, uint32_t dev_id, struct backend_hw_i
 		.type = cmd.out_data_type,
 		.capabilities = cmd.out_capabilities,
 		/* the byte after out_data_type (6.13+); older kernels leave it zero */
-		.max_pasid_log2 = ((const uint8_t *)&cmd)[offsetof(struct iommu_hw_info,
-								   out_data_type) + 4],
+		.max_pasid_log2 =
+		    ((const uint8_t *)&cmd)[offsetof(struct iommu_hw_info, out_data_type) + 4],
 		.data_len = cmd.data_len < sizeof(data) ? cmd.data_len : sizeof(data),
 	};
 	memcpy(ret->data, data, ret->data_len);
@@ -320,8 +320,8 @@ static int kdev_hw_info(struct kbackend *k, uint32_t dev_id, struct backend_hw_i
  * The sysfs reserved regions of the device's group ("0x... 0x... kind" per line), used only
  * to name the pieces of the reserved set; a missing file is not an error.
  */
-static unsigned sysfs_reserved(struct kbackend *k, const char *path,
-			       struct platform_range *out, unsigned max)
+static unsigned sysfs_reserved(struct kbackend *k, const char *path, struct platform_range *out,
+			       unsigned max)
 {
 	const char *base = strrchr(path, '/');
 	char file[PATH_MAX + 64], buf[4096];
@@ -336,7 +336,8 @@ static unsigned sysfs_reserved(struct kbackend *k, const char *path,
 	if (len <= 0)
 		return 0;
 	buf[len] = '\0';
-	for (line = strtok_r(buf, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(buf, "\n", &save); line && n < max;
+	     line = strtok_r(NULL, "\n", &save)) {
 		unsigned long long s, l;
 		char kind[PLATFORM_KIND_LEN];
 
@@ -627,11 +628,10 @@ static void k_platform(struct backend *be, struct platform *p)
 			align = d->alignment;
 		big = any ? big & vtd_page_sizes(&d->hw) : vtd_page_sizes(&d->hw);
 		if (!any)
-			p->iommu = d->hw.type == IOMMU_HW_INFO_TYPE_ARM_SMMUV3 ?
-					   PLATFORM_IOMMU_ARM_SMMUV3 :
-				   d->hw.type == IOMMU_HW_INFO_TYPE_INTEL_VTD ?
-					   PLATFORM_IOMMU_INTEL_VTD :
-					   PLATFORM_IOMMU_NONE;
+			p->iommu =
+			    d->hw.type == IOMMU_HW_INFO_TYPE_ARM_SMMUV3	 ? PLATFORM_IOMMU_ARM_SMMUV3
+			    : d->hw.type == IOMMU_HW_INFO_TYPE_INTEL_VTD ? PLATFORM_IOMMU_INTEL_VTD
+									 : PLATFORM_IOMMU_NONE;
 		any = true;
 	}
 	if (lo > hi)
@@ -654,7 +654,8 @@ static void k_platform(struct backend *be, struct platform *p)
 			r.last = r.last > hi ? hi : r.last;
 			/* keep sorted and disjoint: merge into an overlapping entry */
 			for (at = 0; at < p->n_reserved; at++)
-				if (r.start <= p->reserved[at].last && p->reserved[at].start <= r.last)
+				if (r.start <= p->reserved[at].last &&
+				    p->reserved[at].start <= r.last)
 					break;
 			if (at < p->n_reserved) {
 				struct platform_range *m = &p->reserved[at];
@@ -665,7 +666,8 @@ static void k_platform(struct backend *be, struct platform *p)
 			}
 			if (p->n_reserved == PLATFORM_MAX_RANGES)
 				continue;
-			for (at = p->n_reserved; at > 0 && p->reserved[at - 1].start > r.start; at--)
+			for (at = p->n_reserved; at > 0 && p->reserved[at - 1].start > r.start;
+			     at--)
 				p->reserved[at] = p->reserved[at - 1];
 			p->reserved[at] = r;
 			p->n_reserved++;
@@ -738,8 +740,8 @@ int kernel_backend_create(const struct kernel_sys *sys, const char *iommu_path,
 	if (!k)
 		return -ENOMEM;
 	k->sys = sys ? *sys : kernel_sys_real;
-	k->iommufd = k->sys.open(k->sys.ctx, iommu_path ? iommu_path : "/dev/iommu",
-				 O_RDWR | O_CLOEXEC);
+	k->iommufd =
+	    k->sys.open(k->sys.ctx, iommu_path ? iommu_path : "/dev/iommu", O_RDWR | O_CLOEXEC);
 	if (k->iommufd < 0) {
 		int r = k->iommufd;
 

@@ -229,8 +229,8 @@ void core_error(struct core *c, const struct core_req *rq, const char *fmt, ...)
 			 rq->path ? rq->path : "-", rq->prefix, reason);
 	else
 		snprintf(slot, CORE_ERROR_LEN, "%lld.%06ld %d %.120s: %s", (long long)ts.tv_sec,
-			 ts.tv_nsec / 1000, rq ? (int)rq->pid : 0,
-			 rq && rq->path ? rq->path : "-", reason);
+			 ts.tv_nsec / 1000, rq ? (int)rq->pid : 0, rq && rq->path ? rq->path : "-",
+			 reason);
 	/* one line per error, whatever names or values a client sent */
 	for (char *p = slot; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -1105,8 +1105,9 @@ static bool crosses_window_edge(struct ioas *io, uint64_t s, uint64_t l, char *w
 		while (i + 1 < w.n && b != UINT64_MAX && w.r[i + 1].start == b + 1)
 			b = w.r[++i].last;
 		if (ranges_intersect(s, l, a, b) && (s < a || l > b)) {
-			snprintf(why, len, "crosses the edge of the windows at 0x%" PRIx64 "-0x%" PRIx64,
-				 a, b);
+			snprintf(why, len,
+				 "crosses the edge of the windows at 0x%" PRIx64 "-0x%" PRIx64, a,
+				 b);
 			crosses = true;
 		}
 	}
@@ -2252,7 +2253,8 @@ int core_device_store_reserved(struct core *c, const struct core_req *rq, const 
 			}
 	for (unsigned i = 0; i < num; i++)
 		if (!regions[i].kind[0]) {
-			core_error(c, rq, "reserved 0x%" PRIx64 "-0x%" PRIx64 ": a KIND is required",
+			core_error(c, rq,
+				   "reserved 0x%" PRIx64 "-0x%" PRIx64 ": a KIND is required",
 				   regions[i].start, regions[i].last);
 			r = -EINVAL;
 			goto out;

@@ -33,9 +33,9 @@
 #define CORE_MAX_WINDOWS  64 /* per IOAS */
 #define CORE_ERRORS_RING  256
 #define CORE_ERROR_LEN	  600
-#define CORE_MAX_RESERVED 32 /* per device */
-#define CORE_PATH_MAX	  256 /* a device's cdev path */
-#define CORE_MAX_GROUPS 64 /* supplementary groups honoured when opening a source */
+#define CORE_MAX_RESERVED 32	     /* per device */
+#define CORE_PATH_MAX	  256	     /* a device's cdev path */
+#define CORE_MAX_GROUPS	  64	     /* supplementary groups honoured when opening a source */
 #define CORE_MAX_MAPPINGS (1u << 22) /* per IOAS, by default (core_set_max_mappings) */
 
 struct core;
@@ -47,9 +47,9 @@ struct core_req {
 	gid_t gid;
 	const char *path;   /* e.g. "/ioas/vm/map" */
 	const char *prefix; /* optional: "line" makes errors say "line N: " with N = item */
-	unsigned item;      /* 0: the prefix alone */
-	bool quiet;         /* errors go to the ring only, not to stderr (batch results) */
-	int ngroups;        /* supplementary groups, for opening files as the caller */
+	unsigned item;	    /* 0: the prefix alone */
+	bool quiet;	    /* errors go to the ring only, not to stderr (batch results) */
+	int ngroups;	    /* supplementary groups, for opening files as the caller */
 	gid_t groups[CORE_MAX_GROUPS];
 };
 

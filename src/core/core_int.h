@@ -67,7 +67,7 @@ struct source {
 	uint64_t mem_off; /* 0, except for fd views of a range of a file */
 	uint64_t mem_len; /* what munmap releases */
 	uint64_t size;	  /* offsets up to size are valid */
-	uint64_t users; /* mappings referring to it: atomic, changed under topo read */
+	uint64_t users;	  /* mappings referring to it: atomic, changed under topo read */
 };
 
 struct window {
@@ -101,8 +101,8 @@ struct ioas {
 
 struct device {
 	struct obj o;
-	bool bound;		     /* false: kernel backend, no cdev yet (see D/path) */
-	char path[CORE_PATH_MAX];    /* the cdev it is bound to (kernel backend) */
+	bool bound;		  /* false: kernel backend, no cdev yet (see D/path) */
+	char path[CORE_PATH_MAX]; /* the cdev it is bound to (kernel backend) */
 	uint32_t dev_id;
 	struct ioas *ioas;
 	unsigned n_resv;
@@ -123,7 +123,6 @@ struct core {
 	unsigned err_head, err_count;
 	char errors[CORE_ERRORS_RING][CORE_ERROR_LEN];
 };
-
 
 /* Lock helpers: topo for reading plus the IOAS lock (core.c). */
 struct ioas *core_ioas_get(struct core *c, struct core_ioas_ref r);

@@ -732,8 +732,9 @@ static int by_start(const void *a, const void *b)
 static int read_device(struct restore *r, struct json_object *v, const char *path,
 		       struct dev_spec *d)
 {
-	static const char *const keys[] = { "name", "path", "reserved", "ioas",
-					    "uid",  "gid",  NULL };
+	static const char *const keys[] = {
+		"name", "path", "reserved", "ioas", "uid", "gid", NULL
+	};
 	struct json_object *resv;
 	char p[256];
 	size_t n;
@@ -754,8 +755,7 @@ static int read_device(struct restore *r, struct json_object *v, const char *pat
 	if (e < 0)
 		return e;
 	if (d->path && (d->path[0] != '/' || strlen(d->path) >= CORE_PATH_MAX))
-		return bad(r, path, "\"path\": expected an absolute path, got \"%.100s\"",
-			   d->path);
+		return bad(r, path, "\"path\": expected an absolute path, got \"%.100s\"", d->path);
 	if (d->ioas && !valid_name(d->ioas))
 		return bad(r, path, "\"ioas\": invalid name \"%.64s\"", d->ioas);
 	if ((e = get_array(r, v, path, "reserved", &resv, &n)) < 0)
@@ -1022,8 +1022,8 @@ static int walk(struct restore *r, struct json_object *root)
 {
 	static const char *const root_keys[] = { "version", "platform", "sources",
 						 "ioas",    "devices",	NULL };
-	static const char *const ioas_keys[] = { "name",    "uid",	"gid", "options", "windows",
-						 "mappings", "fd_mappings", NULL };
+	static const char *const ioas_keys[] = { "name",    "uid",	"gid",	       "options",
+						 "windows", "mappings", "fd_mappings", NULL };
 	static const char *const opt_keys[] = { "huge_pages", NULL };
 	struct json_object *srcs, *ioases, *devs, *v;
 	size_t n_src, n_ioas, n_dev;

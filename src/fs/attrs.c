@@ -529,8 +529,8 @@ static int write_batch(struct fs *fs, struct node *n, struct fh *fh, struct core
 		pthread_mutex_lock(&fh->lock);
 		for (unsigned i = 0; i < count; i++) {
 			/* cq_cap is a power of two */
-			struct ioasfs_cqe *q = &fh->cq[(fh->cq_head + fh->cq_len++) &
-						       (fh->cq_cap - 1)];
+			struct ioasfs_cqe *q =
+			    &fh->cq[(fh->cq_head + fh->cq_len++) & (fh->cq_cap - 1)];
 
 			q->user_data = htole64(out[i].user_data);
 			q->res = (int32_t)htole32((uint32_t)out[i].res);

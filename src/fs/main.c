@@ -155,8 +155,9 @@ static int choose_backend(const struct options *o, struct platform *plat, struct
 		r = kernel_backend_create(NULL, NULL, ret);
 		if (r == 0) {
 			if (o->platform) {
-				fprintf(stderr, "ioasfs: platform= is for the sim backend; the kernel "
-						"backend reports the platform of its devices\n");
+				fprintf(stderr,
+					"ioasfs: platform= is for the sim backend; the kernel "
+					"backend reports the platform of its devices\n");
 				(*ret)->ops->close(*ret);
 				return -EINVAL;
 			}
