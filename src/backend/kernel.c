@@ -732,6 +732,11 @@ static const struct backend_ops kernel_ops = {
 	.platform = k_platform,
 };
 
+int kernel_backend_iommufd(struct backend *be)
+{
+	return kb_of(be)->iommufd;
+}
+
 int kernel_backend_create(const struct kernel_sys *sys, const char *iommu_path,
 			  struct backend **ret)
 {

@@ -30,4 +30,7 @@ extern const struct kernel_sys kernel_sys_real;
 int kernel_backend_create(const struct kernel_sys *sys, const char *iommu_path,
 			  struct backend **ret);
 
+/* The /dev/iommu descriptor, for tests that issue IOMMU_TEST_CMD on the backend's objects. */
+int kernel_backend_iommufd(struct backend *be);
+
 #endif

@@ -6,6 +6,7 @@
  *
  *   conform --backend sim --platform FILE|NAME --device NAME... [--seed S] [--ops N]
  *   conform --backend kernel --device /dev/vfio/devices/vfioN... [--seed S] [--ops N]
+ *   conform --mock ...   devices are IOMMUFD_TEST mock devices instead (below)
  *
  * The sequence is a hand-written part (the edge cases of research/iommufd-uapi.md sections 2
  * and 3: zero and overflowing lengths, flags, reserved ranges, splitting unmaps, unmap all,
@@ -13,6 +14,14 @@
  * busy IOAS) followed by N seeded random operations over a few IOASes and the given
  * devices. Every line is "N op args -> result outputs"; a result is 0 or an errno name, and
  * the outputs are what the kernel wrote back (IOVAs, lengths, ranges, alignment, ids).
+ *
+ * With --mock the devices are the kernel's IOMMUFD_TEST mock devices: "mock attach" is
+ * IOMMU_TEST_CMD MOCK_DOMAIN on an IOAS (a mock device bound and attached at once, aperture
+ * 0x1000000-0x7fffffff, 2 KiB pages) and "mock detach" the IOMMU_DESTROY of it. On the sim
+ * (with tests/conform/mock.profile) the same is a bind and an attach, plus one placeholder
+ * object so that both sides use the same ids (the kernel's stdev, idev and hwpt), and the ids
+ * that follow agree; the stdev is not visible until MOCK_DOMAIN returns, so naming its own id
+ * as the IOAS is ENOENT there, and the placeholder does the same.
  *
  * All user addresses lie inside one 2 MiB-aligned buffer that is really mapped, so a map
  * with a device attached (which pins pages) behaves the same as without, and the automatic
@@ -27,24 +36,46 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <sys/ioctl.h>
+
 #include "backend/backend.h"
+#include "backend/iommufd_uapi.h"
 #include "backend/kernel.h"
 #include "core/parse.h"
 #include "core/platform.h"
 
-#define BUF_SIZE   (8ull << 20)
-#define MAX_DEVS   4
-#define MAX_IOAS   4
-#define NELEM(a)   (sizeof(a) / sizeof((a)[0]))
-#define R	   BACKEND_MAP_READABLE
-#define W	   BACKEND_MAP_WRITEABLE
-#define RW	   (R | W)
-#define FIX	   BACKEND_MAP_FIXED_IOVA
+#define BUF_SIZE (8ull << 20)
+#define MAX_DEVS 4
+#define MAX_IOAS 4
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define R	 BACKEND_MAP_READABLE
+#define W	 BACKEND_MAP_WRITEABLE
+#define RW	 (R | W)
+#define FIX	 BACKEND_MAP_FIXED_IOVA
 
 static struct backend *be;
 static char *buf; /* BUF_SIZE bytes, 2 MiB aligned */
 static uint32_t dev[MAX_DEVS];
 static unsigned ndev;
+static bool mock, kernel;
+
+/* IOMMU_TEST_CMD (drivers/iommu/iommufd/iommufd_test.h): only MOCK_DOMAIN's fields. */
+#define IOMMU_TEST_CMD		  _IO(IOMMUFD_TYPE, 0x80 + 32)
+#define IOMMU_TEST_OP_MOCK_DOMAIN 2
+struct mock_domain_cmd {
+	uint32_t size, op, id, reserved;
+	uint32_t out_stdev_id, out_hwpt_id, out_idev_id;
+	uint8_t zero[244]; /* the rest of the kernel's union and `last`: zero is accepted */
+};
+
+/*
+ * A mock device: the kernel's stdev id, or the sim's placeholder (a second simulated device,
+ * which is no IOAS either, so a pt_id naming it is EINVAL on both sides) and device.
+ */
+static struct {
+	bool on;
+	uint32_t stdev, placeholder, dev;
+} mocks[2];
 static unsigned long opno;
 static uint64_t rs;
 
@@ -101,7 +132,7 @@ static int op_map(uint32_t id, uint32_t flags, uint64_t off, uint64_t len, uint6
 	int r = be->ops->map(be, id, flags, buf + off, len, &io);
 
 	line("map %u flags %u buf+0x%" PRIx64 " len 0x%" PRIx64 " iova 0x%" PRIx64
-		" -> %s iova 0x%" PRIx64,
+	     " -> %s iova 0x%" PRIx64,
 	     id, flags, off, len, iova, res(r), r ? 0 : io);
 	return r;
 }
@@ -111,8 +142,8 @@ static int op_unmap(uint32_t id, uint64_t iova, uint64_t len)
 	uint64_t l = len;
 	int r = be->ops->unmap(be, id, iova, &l);
 
-	line("unmap %u 0x%" PRIx64 " len 0x%" PRIx64 " -> %s unmapped 0x%" PRIx64, id, iova,
-	     len, res(r), r ? 0 : l);
+	line("unmap %u 0x%" PRIx64 " len 0x%" PRIx64 " -> %s unmapped 0x%" PRIx64, id, iova, len,
+	     res(r), r ? 0 : l);
 	return r;
 }
 
@@ -123,7 +154,7 @@ static int op_copy(uint32_t flags, uint32_t dst, uint32_t src, uint64_t len, uin
 	int r = be->ops->copy(be, flags, dst, src, len, &d, src_iova);
 
 	line("copy flags %u %u<-%u len 0x%" PRIx64 " dst 0x%" PRIx64 " src 0x%" PRIx64
-		" -> %s dst 0x%" PRIx64,
+	     " -> %s dst 0x%" PRIx64,
 	     flags, dst, src, len, dst_iova, src_iova, res(r), r ? 0 : d);
 	return r;
 }
@@ -165,8 +196,8 @@ static int op_option(uint32_t opt, uint16_t op, uint32_t obj, uint64_t val)
 	uint64_t v = val;
 	int r = be->ops->option(be, opt, op, obj, &v);
 
-	line("option %u op %u obj %u val %" PRIu64 " -> %s val %" PRIu64, opt, op, obj, val,
-	     res(r), r ? 0 : v);
+	line("option %u op %u obj %u val %" PRIu64 " -> %s val %" PRIu64, opt, op, obj, val, res(r),
+	     r ? 0 : v);
 	return r;
 }
 
@@ -184,6 +215,67 @@ static int op_detach(unsigned d)
 	int r = be->ops->device_detach(be, dev[d]);
 
 	line("detach dev%u -> %s", d, res(r));
+	return r;
+}
+
+static int op_mock_attach(unsigned m, uint32_t ioas)
+{
+	uint32_t hwpt = 0;
+	int r;
+
+	if (kernel) {
+		struct mock_domain_cmd cmd = { .size = sizeof(cmd),
+					       .op = IOMMU_TEST_OP_MOCK_DOMAIN,
+					       .id = ioas };
+
+		r = ioctl(kernel_backend_iommufd(be), IOMMU_TEST_CMD, &cmd) < 0 ? -errno : 0;
+		mocks[m].stdev = cmd.out_stdev_id;
+		hwpt = cmd.out_hwpt_id;
+	} else {
+		uint32_t pt = ioas;
+
+		r = be->ops->device_bind(be, "placeholder", &mocks[m].placeholder);
+		/* the kernel's stdev is not visible to lookups before MOCK_DOMAIN finishes */
+		if (!r && ioas == mocks[m].placeholder) {
+			be->ops->device_unbind(be, mocks[m].placeholder);
+			r = -ENOENT;
+		} else if (!r) {
+			r = be->ops->device_bind(be, "mock", &mocks[m].dev);
+			if (r)
+				be->ops->device_unbind(be, mocks[m].placeholder);
+		}
+		if (!r) {
+			r = be->ops->device_attach(be, mocks[m].dev, &pt);
+			if (r) {
+				be->ops->device_unbind(be, mocks[m].dev);
+				be->ops->device_unbind(be, mocks[m].placeholder);
+			}
+			hwpt = pt;
+		}
+		mocks[m].stdev = mocks[m].placeholder;
+	}
+	mocks[m].on = r == 0;
+	line("mock attach %u -> %s hwpt %u", ioas, res(r), r ? 0 : hwpt);
+	return r;
+}
+
+static int op_mock_detach(unsigned m)
+{
+	int r;
+
+	if (!mocks[m].on)
+		return 0;
+	if (kernel) {
+		r = be->ops->destroy(be, mocks[m].stdev);
+	} else {
+		r = be->ops->device_detach(be, mocks[m].dev);
+		if (!r)
+			r = be->ops->device_unbind(be, mocks[m].dev);
+		if (!r)
+			r = be->ops->device_unbind(be, mocks[m].placeholder);
+	}
+	mocks[m].on = r != 0;
+	line("mock detach -> %s", res(r));
 	return r;
 }
 
@@ -287,6 +379,29 @@ static void edge_cases(void)
 		op_ranges(b, 4);
 		op_unmap(a, 0, UINT64_MAX);
 	}
+	if (mock) {
+		/* the mock domain: aperture 0x1000000-0x7fffffff, 2 KiB pages */
+		op_map(a, RW | FIX, 0, P, 0x1000);
+		op_mock_attach(0, a);
+		op_unmap(a, 0, UINT64_MAX);
+		op_map(a, RW | FIX, 0x800, 0x800, 0x1000800);
+		op_mock_attach(0, a);
+		op_ranges(a, 4);
+		op_map(a, RW | FIX, 0, 0x400, 0x2000000);
+		op_map(a, RW | FIX, 0, 0x800, 0x2000400);
+		op_map(a, RW | FIX, 0, P, 0x800000);
+		op_map(a, RW | FIX, 0, P, 0x7ffff000);
+		op_map(a, RW | FIX, 0, 2 * P, 0x7ffff000);
+		op_map(a, RW, 0x800, 0x1800, 0);
+		op_map(a, RW, 0x400, 0x800, 0);
+		op_option(BACKEND_OPTION_HUGE_PAGES, BACKEND_OPTION_OP_SET, a, 0);
+		op_destroy(a);
+		op_mock_attach(1, b);
+		op_mock_detach(0);
+		op_ranges(a, 4);
+		op_mock_detach(1);
+		op_unmap(a, 0, UINT64_MAX);
+	}
 	op_destroy(a);
 	op_destroy(b);
 	op_destroy(a);
@@ -296,11 +411,22 @@ static void edge_cases(void)
 
 static void random_op(void)
 {
-	static const uint64_t lens[] = { 0, 1, 0x800, 0x1000, 0x2000, 0x3000, 0x10000,
-					 0x200000, 0x201000, UINT64_MAX };
-	static const uint64_t iovas[] = { 0, 0x1000, 0x2000, 0x3000, 0x10000, 0x200000,
-					  0x40000000, 0xfee00000, 0xfedff000, 1ull << 38,
-					  (1ull << 39) - 0x1000, 1ull << 47, UINT64_MAX, 0x1001 };
+	static const uint64_t lens[] = { 0,	 1,	  0x800,    0x1000,   0x2000,
+					 0x3000, 0x10000, 0x200000, 0x201000, UINT64_MAX };
+	static const uint64_t iovas[] = { 0,
+					  0x1000,
+					  0x2000,
+					  0x3000,
+					  0x10000,
+					  0x200000,
+					  0x40000000,
+					  0xfee00000,
+					  0xfedff000,
+					  1ull << 38,
+					  (1ull << 39) - 0x1000,
+					  1ull << 47,
+					  UINT64_MAX,
+					  0x1001 };
 	static const uint64_t offs[] = { 0, 0x1000, 0x200000, 0x800, 0x3000, 0x400000 };
 	static const uint32_t flagset[] = { R, W, RW, R | FIX, RW | FIX, 0, FIX, 8 };
 	uint32_t id = 1 + rnd() % (MAX_IOAS + 2), id2 = 1 + rnd() % (MAX_IOAS + 2);
@@ -315,7 +441,9 @@ static void random_op(void)
 		break;
 	}
 	case 1:
-		if (rnd() % 4 == 0)
+		/* destroying a mock's stdev is its detach: that is op_mock_detach's business */
+		if (rnd() % 4 == 0 && !(mock && ((mocks[0].on && mocks[0].stdev == id) ||
+						 (mocks[1].on && mocks[1].stdev == id))))
 			op_destroy(id);
 		break;
 	case 2:
@@ -357,12 +485,20 @@ static void random_op(void)
 		break;
 	case 12:
 	case 13:
-		if (ndev)
+		if (mock) {
+			unsigned m = rnd() % 2;
+
+			if (!mocks[m].on)
+				op_mock_attach(m, id);
+		} else if (ndev) {
 			op_attach(rnd() % ndev, id);
+		}
 		break;
 	case 14:
 	case 15:
-		if (ndev)
+		if (mock)
+			op_mock_detach(rnd() % 2);
+		else if (ndev)
 			op_detach(rnd() % ndev);
 		break;
 	}
@@ -370,8 +506,8 @@ static void random_op(void)
 
 static __attribute__((noreturn)) void usage(void)
 {
-	fprintf(stderr, "usage: conform --backend sim|kernel [--platform P] --device D... "
-			"[--seed S] [--ops N]\n");
+	fprintf(stderr, "usage: conform --backend sim|kernel [--platform P] [--device D...] "
+			"[--mock] [--seed S] [--ops N]\n");
 	exit(2);
 }
 
@@ -383,6 +519,7 @@ int main(int argc, char *argv[])
 		{ "device", required_argument, NULL, 'd' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "ops", required_argument, NULL, 'n' },
+		{ "mock", no_argument, NULL, 'm' },
 		{ 0 },
 	};
 	const char *backend = NULL, *platform = "x86-vtd", *devs[MAX_DEVS];
@@ -411,6 +548,9 @@ int main(int argc, char *argv[])
 		case 'n':
 			nops = strtoul(optarg, NULL, 0);
 			break;
+		case 'm':
+			mock = true;
+			break;
 		default:
 			usage();
 		}
@@ -418,6 +558,7 @@ int main(int argc, char *argv[])
 	if (!backend)
 		usage();
 	if (!strcmp(backend, "kernel")) {
+		kernel = true;
 		r = kernel_backend_create(NULL, NULL, &be);
 	} else if (!strcmp(backend, "sim")) {
 		r = platform_load(platform, &plat, err, sizeof(err));
