@@ -912,6 +912,9 @@ static const char *prot_name(unsigned prot)
 	return names[prot & 3];
 }
 
+/* One `mappings` line: "START-LAST PROT SOURCE+0xOFFSET". */
+#define MAPPING_FMT ADDR_FMT "-" ADDR_FMT " %s %s+0x%" PRIx64 "\n"
+
 int core_ioas_show_mappings(struct core *c, struct core_ioas_ref r, struct sbuf *sb)
 {
 	struct ioas *io = ioas_get(c, r);
@@ -922,10 +925,31 @@ int core_ioas_show_mappings(struct core *c, struct core_ioas_ref r, struct sbuf 
 	for (n = itree_first(&io->maps); n; n = itree_next(n)) {
 		struct mapping *m = itree_entry(n, struct mapping, node);
 
-		sbuf_printf(sb, ADDR_FMT "-" ADDR_FMT " %s %s+0x%" PRIx64 "\n", n->start, n->last,
-			    prot_name(m->prot), m->src->o.name, m->offset);
+		sbuf_printf(sb, MAPPING_FMT, n->start, n->last, prot_name(m->prot), m->src->o.name,
+			    m->offset);
 	}
 	ioas_put(c, io);
+	return 0;
+}
+
+int core_ioas_mappings_length(struct core *c, struct core_ioas_ref r, uint64_t *ret)
+{
+	/* MAPPING_FMT's fixed part: two 18-character addresses, "-", 2 spaces, "+0x", "\n" */
+	const uint64_t fixed = 18 + 1 + 18 + 2 + 3 + 1;
+	struct ioas *io = ioas_get(c, r);
+	struct itree_node *n;
+	uint64_t len = 0;
+
+	if (!io)
+		return -ENOENT;
+	for (n = itree_first(&io->maps); n; n = itree_next(n)) {
+		struct mapping *m = itree_entry(n, struct mapping, node);
+		unsigned digits = m->offset ? (67 - __builtin_clzll(m->offset)) / 4 : 1;
+
+		len += fixed + strlen(prot_name(m->prot)) + strlen(m->src->o.name) + digits;
+	}
+	ioas_put(c, io);
+	*ret = len;
 	return 0;
 }
 

@@ -112,6 +112,8 @@ int core_ioas_show_id(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
 int core_ioas_show_iova_ranges(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
 int core_ioas_show_alignment(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
 int core_ioas_show_mappings(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
+/* The length of what core_ioas_show_mappings renders, counted without rendering. */
+int core_ioas_mappings_length(struct core *c, struct core_ioas_ref r, uint64_t *ret);
 int core_ioas_show_stats(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
 int core_ioas_show_huge_pages(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
 int core_ioas_store_huge_pages(struct core *c, const struct core_req *rq, struct core_ioas_ref r,

@@ -352,13 +352,16 @@ static int link_target(struct fs *fs, const struct node *n, char *buf, size_t le
  * A listing file (errors, mappings, save) reports the length of what a read would return
  * now. Size 0 as procfs has would be simpler, but FUSE serves sendfile(2) and splice(2) from
  * the page cache up to st_size whatever direct_io says, so busybox cat (which uses sendfile)
- * would print nothing; the exact length also lets tail(1) seek to the real end.
+ * would print nothing; the exact length also lets tail(1) seek to the real end. A file that
+ * can grow large (mappings) counts its length without rendering it, since every lookup asks.
  */
 static uint64_t stream_size(struct fs *fs, const struct node *n)
 {
 	struct sbuf sb;
 	uint64_t len;
 
+	if (n->attr->length)
+		return n->attr->length(fs, (struct node *)n, &len) < 0 ? 0 : len;
 	sbuf_init(&sb);
 	len = n->attr->show(fs, (struct node *)n, &sb) < 0 || sb.err ? 0 : sb.len;
 	sbuf_free(&sb);

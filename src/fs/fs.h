@@ -75,6 +75,8 @@ struct attr_def {
 	bool session;	  /* each handle is a counted batch session */
 	bool creds;	  /* the store opens files: give it the caller's groups too */
 	bool multiline;	  /* the value may span lines (a list) */
+	/* Listing files: the length show would render, without rendering it (optional). */
+	int (*length)(struct fs *fs, struct node *n, uint64_t *ret);
 };
 
 struct node {
