@@ -62,10 +62,16 @@ static void update(struct itree_node *n)
 	n->max_gap = max3(n->gap, max_gap(n->left), max_gap(n->right));
 }
 
-/* Gap in front of n given its predecessor; pred->last < n->start so nothing overflows. */
+/*
+ * Gap in front of n given its predecessor; pred->last < n->start so nothing overflows. The
+ * head hole in front of the first node is kept out of the tree, like the tail: a driver that
+ * unmaps from the low end would otherwise change the tree's largest gap at every unmap, and a
+ * head hole that no allocation may use (below the lowest allowed IOVA) would lead every
+ * first-fit search down the whole left spine. itree_find_free tries it first itself.
+ */
 static uint64_t gap_after(const struct itree_node *pred, const struct itree_node *n)
 {
-	return pred ? n->start - pred->last - 1 : n->start;
+	return pred ? n->start - pred->last - 1 : 0;
 }
 
 static void replace_child(struct itree *t, struct itree_node *parent, struct itree_node *old,
@@ -445,12 +451,14 @@ int itree_find_free(const struct itree *t, uint64_t lo, uint64_t hi, uint64_t le
 
 	if (!length || !align || (align & (align - 1)) || lo > hi || t->plain)
 		return -EINVAL;
+	/* The head and tail holes belong to no node; in an empty tree the hole is everything. */
+	if (!t->min)
+		return try_hole(&q, 0, UINT64_MAX, ret) ? 0 : -ENOSPC;
+	if (t->min->start && try_hole(&q, 0, t->min->start - 1, ret))
+		return 0;
 	if (find_in(t->root, &q, ret))
 		return 0;
-	/* The tail hole belongs to no node; in an empty tree it is the whole space. */
-	last = itree_last(t);
-	if (!last)
-		return try_hole(&q, 0, UINT64_MAX, ret) ? 0 : -ENOSPC;
+	last = t->max;
 	if (last->last != UINT64_MAX && try_hole(&q, last->last + 1, UINT64_MAX, ret))
 		return 0;
 	return -ENOSPC;

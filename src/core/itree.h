@@ -8,11 +8,11 @@
  * runs in O(log n) on the trees the allocator builds. Nodes are embedded in the caller's
  * objects (container_of), so a mapping costs no extra allocation. The tree never allocates.
  *
- * Gap convention: the gap of the first node is [0, first->start - 1] (empty when start == 0);
- * the gap of any other node is [prev->last + 1, node->start - 1]. The tail [last->last + 1,
- * UINT64_MAX] belongs to no node and is handled by itree_find_free() itself. Gap sizes are
- * stored as "number of addresses" saturated to UINT64_MAX (a full 2^64 gap cannot occur
- * because a tree with a node has at least one occupied address).
+ * Gap convention: the gap of a node other than the first is [prev->last + 1, node->start - 1];
+ * the first node's gap is 0. The head [0, first->start - 1] and the tail [last->last + 1,
+ * UINT64_MAX] belong to no node and are tried by itree_find_free() itself, so that unmapping
+ * from the low end or a head hole no allocation may use costs nothing. Gap sizes are "number
+ * of addresses" (a full 2^64 gap cannot occur between two nodes).
  */
 #ifndef IOASFS_ITREE_H
 #define IOASFS_ITREE_H

@@ -6,6 +6,7 @@
  *   bench_batch lines IOAS_DIR SOURCE N    the same through `map`/`unmap`, one write per line
  *   bench_batch bulk IOAS_DIR SOURCE N     the same, 1024 lines per write
  *   bench_batch fill IOAS_DIR SOURCE N     N maps through the batch file, left in place
+ *   bench_batch nop IOAS_DIR SOURCE N      N NOPs through the batch file: the channel's own cost
  *   bench_batch cat FILE                   read FILE to the end; seconds and bytes
  * Each prints "key value" lines: nanoseconds per command (map and unmap each count one), or
  * what it measured. Every completion is checked; a failed command ends the run with exit 1.
@@ -39,28 +40,47 @@ static int die(const char *what, int err)
 	exit(1);
 }
 
-/* Queue-submit-reap until every queued command completed; checks each completion. */
-static void drain(struct ioasfs_batch *b, unsigned n)
+/* Check and count the completions reaped. */
+static unsigned check(const struct ioasfs_cqe *cqe, int r)
+{
+	if (r < 0)
+		die("reap", r);
+	for (int i = 0; i < r; i++)
+		if (cqe[i].res)
+			die("a command failed", cqe[i].res);
+	return (unsigned)r;
+}
+
+/*
+ * The streaming pattern of the asynchronous API: after each chunk queued, submit what fits
+ * and take the completions already there, without waiting, so the daemon works while the
+ * program builds the next commands.
+ */
+static unsigned stream(struct ioasfs_batch *b)
 {
 	struct ioasfs_cqe cqe[1024];
-	unsigned done = 0;
+	int r = ioasfs_batch_submit(b);
+
+	if (r < 0)
+		die("submit", r);
+	return check(cqe, ioasfs_batch_reap(b, cqe, 1024, 0));
+}
+
+/* Submit-reap until `n` more completions came (done counts those reaped already). */
+static void drain(struct ioasfs_batch *b, unsigned n, unsigned done)
+{
+	struct ioasfs_cqe cqe[1024];
 	int r;
 
 	while (done < n) {
 		r = ioasfs_batch_submit(b);
 		if (r < 0)
 			die("submit", r);
-		r = ioasfs_batch_reap(b, cqe, 1024, 1);
-		if (r < 0)
-			die("reap", r);
-		for (int i = 0; i < r; i++)
-			if (cqe[i].res)
-				die("a command failed", cqe[i].res);
-		done += r;
+		done += check(cqe, ioasfs_batch_reap(b, cqe, 1024, 1));
 	}
 }
 
-static double batch_run(const char *dir, const char *src, unsigned n, bool unmap)
+static double batch_run(const char *dir, const char *src, unsigned n, bool unmap, bool nop)
 {
 	struct ioasfs_batch_opts o = { .chunk = 1024, .inflight = 4 };
 	const char *env = getenv("BENCH_INFLIGHT");
@@ -68,6 +88,7 @@ static double batch_run(const char *dir, const char *src, unsigned n, bool unmap
 	if (env) /* for experiments; make bench uses the 1024 x 4 */
 		o.inflight = (unsigned)atoi(env);
 	struct ioasfs_batch *b;
+	unsigned done = 0;
 	double t0;
 	int r;
 
@@ -76,23 +97,26 @@ static double batch_run(const char *dir, const char *src, unsigned n, bool unmap
 		die("open", r);
 	t0 = now_s();
 	for (unsigned i = 0; i < n; i++) {
-		r = ioasfs_batch_map_fixed(b, BASE + i * PAGE, src, 0, PAGE,
-					   IOASFS_PROT_READ | IOASFS_PROT_WRITE, i);
+		r = nop ? ioasfs_batch_nop(b, i)
+			: ioasfs_batch_map_fixed(b, BASE + i * PAGE, src, 0, PAGE,
+						 IOASFS_PROT_READ | IOASFS_PROT_WRITE, i);
 		if (r < 0)
 			die("queue map", r);
-		if ((i + 1) % 65536 == 0)
-			drain(b, 65536);
+		if ((i + 1) % 1024 == 0)
+			done += stream(b);
 	}
-	drain(b, n % 65536);
+	/* the unmaps must not overtake the maps: the writes in flight may run in any order */
+	drain(b, n, done);
 	if (unmap) {
+		done = 0;
 		for (unsigned i = 0; i < n; i++) {
 			r = ioasfs_batch_unmap(b, BASE + i * PAGE, PAGE, i);
 			if (r < 0)
 				die("queue unmap", r);
-			if ((i + 1) % 65536 == 0)
-				drain(b, 65536);
+			if ((i + 1) % 1024 == 0)
+				done += stream(b);
 		}
-		drain(b, n % 65536);
+		drain(b, n, done);
 	}
 	t0 = now_s() - t0;
 	ioasfs_batch_close(b);
@@ -156,14 +180,16 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "cat"))
 		return cat(argv[2]);
 	if (argc != 5 || !n) {
-		fprintf(stderr, "usage: bench_batch batch|lines|bulk|fill IOAS_DIR SOURCE N | "
+		fprintf(stderr, "usage: bench_batch batch|lines|bulk|fill|nop IOAS_DIR SOURCE N | "
 				"cat FILE\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "batch"))
-		printf("batch_ns_per_cmd %.1f\n", batch_run(argv[2], argv[3], n, true));
+		printf("batch_ns_per_cmd %.1f\n", batch_run(argv[2], argv[3], n, true, false));
+	else if (!strcmp(argv[1], "nop"))
+		printf("batch_nop_ns_per_cmd %.1f\n", batch_run(argv[2], argv[3], n, false, true));
 	else if (!strcmp(argv[1], "fill"))
-		printf("fill_ns_per_map %.1f\n", batch_run(argv[2], argv[3], n, false));
+		printf("fill_ns_per_map %.1f\n", batch_run(argv[2], argv[3], n, false, false));
 	else if (!strcmp(argv[1], "lines"))
 		printf("text_line_per_write_ns_per_cmd %.1f\n", text_run(argv[2], argv[3], n, 1));
 	else if (!strcmp(argv[1], "bulk"))

@@ -104,12 +104,13 @@ START_TEST(test_basic)
 	ck_assert_ptr_eq(itree_next(&b.node), &c.node);
 	itree_remove(&t, &a.node);
 	ck_assert_int_eq(itree_check(&t), 0);
-	ck_assert_uint_eq(b.node.gap, 10);
+	/* the head hole [0, 9] belongs to no node */
+	ck_assert_uint_eq(b.node.gap, 0);
 	ck_assert_ptr_eq(itree_first(&t), &b.node);
 	itree_remove(&t, &hi.node);
 	itree_remove(&t, &b.node);
 	ck_assert_int_eq(itree_check(&t), 0);
-	ck_assert_uint_eq(c.node.gap, 30);
+	ck_assert_uint_eq(c.node.gap, 0);
 	ck_assert_ptr_eq(itree_first(&t), &c.node);
 	ck_assert_ptr_eq(itree_last(&t), &c.node);
 	itree_remove(&t, &c.node);
@@ -368,7 +369,8 @@ START_TEST(test_scale)
 	ck_assert_uint_eq(t.count, SCALE_N);
 	/* AVL bound: 1.4405 log2(n + 2) - 0.3277 < 29 for n = 10^6. */
 	ck_assert_int_le(t.root->height, 29);
-	ck_assert_uint_eq(t.root->max_gap, SCALE_BASE);
+	/* packed: the only hole inside is none; the head hole [0, SCALE_BASE) is off the tree */
+	ck_assert_uint_eq(t.root->max_gap, 0);
 
 	ck_assert_int_eq(ff(&t, 0, U64MAX, 1, 1, 0, &r), 0);
 	ck_assert_uint_eq(r, 0);
