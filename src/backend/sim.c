@@ -336,8 +336,13 @@ static void ioas_rebuild_union(struct sim_ioas *ioas, struct sim_area *nodes)
 	}
 	ioas->nrnodes = n;
 	for (i = 0; i < n; i++) {
+		/*
+		 * A reserved range over a mapping would be a bug in the checks above; the only
+		 * other failure is a tree node of a few hundred bytes that malloc refused, which
+		 * the kernel's small GFP_KERNEL allocations never see either.
+		 */
 		if (itree_insert(&ioas->tree, &nodes[i].node))
-			abort(); /* a reserved range over a mapping: a bug in the checks above */
+			abort();
 	}
 }
 
@@ -544,7 +549,10 @@ static int ioas_map_pieces(struct sim_ioas *ioas, const struct sim_piece *pc, si
 		a->flags = (flags & BACKEND_MAP_READABLE ? AREA_READ : 0) |
 			   (flags & BACKEND_MAP_WRITEABLE ? AREA_WRITE : 0) |
 			   (pc[done].writable ? AREA_PAGES_WRITABLE : 0);
-		if (itree_insert(&ioas->tree, &a->node))
+		rc = itree_insert(&ioas->tree, &a->node);
+		if (rc == -ENOMEM)
+			goto out;
+		if (rc)
 			abort(); /* check_iova/alloc_iova found this range free */
 		cur += pc[done].length;
 	}
@@ -590,32 +598,17 @@ static int ioas_unmap_range(struct sim_ioas *ioas, uint64_t start, uint64_t last
 	return bytes ? 0 : -ENOENT;
 }
 
-/* Free every area without rebalancing: the tree is being thrown away. */
+/* Free every area, then the tree's own nodes: the tree is being thrown away. */
 static void ioas_free_tree(struct sim_ioas *ioas)
 {
-	struct itree_node *n = ioas->tree.root, *p;
+	struct itree_node *n, *next;
 
-	while (n) {
-		if (n->left) {
-			n = n->left;
-			continue;
-		}
-		if (n->right) {
-			n = n->right;
-			continue;
-		}
-		p = n->parent;
-		if (p) {
-			if (p->left == n)
-				p->left = NULL;
-			else
-				p->right = NULL;
-		}
+	for (n = itree_first(&ioas->tree); n; n = next) {
+		next = itree_next(n);
 		if (!is_reserved(n))
 			slab_free(&ioas->slab, to_area(n));
-		n = p;
 	}
-	itree_init(&ioas->tree);
+	itree_clear(&ioas->tree);
 	ioas->nareas = 0;
 }
 

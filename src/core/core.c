@@ -1240,11 +1240,15 @@ int core_ioas_map_source(struct core *c, struct ioas *io, const struct core_req 
 	mp->prot = m->prot;
 	ret = itree_insert(&io->maps, &mp->node);
 	if (ret < 0) {
-		/* The model and the backend disagree: undo in the backend, keep the model. */
+		/* No memory for the record, or the model and the backend disagree: undo the map */
 		uint64_t len = m->length;
 
 		c->be->ops->unmap(c->be, io->id, iova, &len);
 		slab_free(&io->slab, mp);
+		if (ret == -ENOMEM) {
+			ioas_error(c, io, rq, "map 0x%" PRIx64 ": out of memory", iova);
+			goto out;
+		}
 		ioas_error(c, io, rq, "internal: backend mapped 0x%" PRIx64 " over the model",
 			   iova);
 		ret = -EIO;
@@ -1471,9 +1475,10 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 		news[i]->src = sm->src;
 		news[i]->offset = sm->offset + (s0 - n->start);
 		news[i]->prot = prot;
-		if (itree_insert(&io->maps, &news[i]->node) < 0) {
-			ioas_error(c, io, rq, "internal: copy landed over the model at 0x%" PRIx64,
-				   news[i]->node.start);
+		if ((ret = itree_insert(&io->maps, &news[i]->node)) < 0) {
+			ioas_error(c, io, rq, "internal: copy at 0x%" PRIx64 " not recorded: %s",
+				   news[i]->node.start, errno_name(-ret));
+			ret = 0;
 			slab_free(&io->slab, news[i]);
 			continue;
 		}

@@ -1,34 +1,72 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * AVL interval tree with cached free gaps.
+ * B+tree interval tree with cached free gaps (see itree.h).
  *
- * AVL rather than red-black: lookups and first-fit searches outnumber mutations, and AVL's
- * tighter height bound (1.44 log2 n against 2 log2 n) shortens every one of them, while the
- * extra rotations on update are cheap next to the ioctl behind each mutation. Each node caches the
- * gap in front of it instead of the span of its subtree, so that first-fit allocation can
- * skip every subtree whose largest gap is too small without touching its nodes. A node's gap
- * depends on its in-order predecessor, so insert and remove also refresh the successor's gap
- * and the max_gap of its ancestors; rotations do not change the in-order sequence, so they
- * only have to recompute max_gap of the two nodes they move. Walks up the tree stop as soon
- * as a node's height and max_gap come out unchanged, and a finger (struct itree) lets runs of
- * neighbouring operations skip the descent from the root: with a million mappings, a driver
- * mapping and unmapping neighbours should not pay for the whole height of the tree each time.
+ * Leaves hold the ranges in order as (start, last, node) triples and are chained; an inner
+ * node holds for each child a lower bound of its starts (key; key[i + 1] is above every start
+ * of child i, so keys are separators that inserts and removals never have to move) and the
+ * largest gap inside it. The gap of a leaf's first range depends on the previous leaf's last
+ * one, so a change at a leaf's end also refreshes the next leaf. A leaf or inner node that
+ * falls below a quarter full merges with a neighbour under the same parent when both fit in
+ * one; empty nodes go, and a root with one child hands over to it. The arrays are small
+ * enough that scanning them is cheaper than anything cleverer.
  */
 #include <errno.h>
-#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/itree.h"
 
-/* Deep enough for any AVL tree that fits in memory (height <= 1.44 log2(n + 2)). */
-#define ITREE_MAX_HEIGHT 96
+#define LEAF_MAX  32
+#define INNER_MAX 32
+#define MAX_DEPTH 24 /* 16^23 ranges would not fit in memory */
+
+struct itree_inner;
+
+struct ent {
+	uint64_t start, last;
+	struct itree_node *node;
+};
+
+struct itree_leaf {
+	struct itree_inner *parent;
+	unsigned pidx; /* index in parent->child[] */
+	struct itree_leaf *prev, *next;
+	unsigned n;
+	uint64_t max_gap;
+	struct ent e[LEAF_MAX];
+};
+
+struct itree_inner {
+	struct itree_inner *parent;
+	unsigned pidx;
+	unsigned n;
+	uint64_t key[INNER_MAX];
+	uint64_t gap[INNER_MAX];
+	void *child[INNER_MAX];
+};
+
+/* Both node kinds begin with the parent pointer and their index under it. */
+struct hdr {
+	struct itree_inner *parent;
+	unsigned pidx;
+};
+
+static inline struct itree_inner **parent_of(void *x)
+{
+	return &((struct hdr *)x)->parent;
+}
+
+/* Children from index i on learn where they are (after an array moved). */
+static void reindex(struct itree_inner *p, unsigned i)
+{
+	for (; i < p->n; i++)
+		((struct hdr *)p->child[i])->pidx = i;
+}
 
 void itree_init(struct itree *t)
 {
-	t->root = NULL;
-	t->count = 0;
-	t->finger = NULL;
-	t->min = t->max = NULL;
-	t->plain = false;
+	memset(t, 0, sizeof(*t));
 }
 
 void itree_init_plain(struct itree *t)
@@ -37,306 +75,114 @@ void itree_init_plain(struct itree *t)
 	t->plain = true;
 }
 
-static inline int height(const struct itree_node *n)
+static void free_sub(void *x, int depth)
 {
-	return n ? n->height : 0;
+	if (depth > 1) {
+		struct itree_inner *in = x;
+
+		for (unsigned i = 0; i < in->n; i++)
+			free_sub(in->child[i], depth - 1);
+	}
+	free(x);
 }
 
-static inline uint64_t max_gap(const struct itree_node *n)
+void itree_clear(struct itree *t)
 {
-	return n ? n->max_gap : 0;
+	bool plain = t->plain;
+
+	if (t->root)
+		free_sub(t->root, t->depth);
+	itree_init(t);
+	t->plain = plain;
 }
 
-static inline uint64_t max3(uint64_t a, uint64_t b, uint64_t c)
-{
-	uint64_t m = a > b ? a : b;
+/* ---------------------------------------------------------------- searching */
 
-	return m > c ? m : c;
+/*
+ * Index of the child of `in` whose range holds addr: the last key <= addr, else 0. Both
+ * searches halve without branches on the data (the compiler emits a conditional move), since
+ * a driver's addresses make the branches of a plain binary search unpredictable.
+ */
+static unsigned route(const struct itree_inner *in, uint64_t addr)
+{
+	const uint64_t *b = in->key;
+	unsigned n = in->n;
+
+	while (n > 1) {
+		unsigned h = n / 2;
+
+		b = b[h] <= addr ? b + h : b;
+		n -= h;
+	}
+	return (unsigned)(b - in->key);
 }
 
-static void update(struct itree_node *n)
+/* Number of entries of L starting at or below addr. */
+static unsigned upper(const struct itree_leaf *L, uint64_t addr)
 {
-	int hl = height(n->left), hr = height(n->right);
+	const struct ent *b = L->e;
+	unsigned n = L->n;
 
-	n->height = (hl > hr ? hl : hr) + 1;
-	n->max_gap = max3(n->gap, max_gap(n->left), max_gap(n->right));
+	if (!n)
+		return 0;
+	while (n > 1) {
+		unsigned h = n / 2;
+
+		b = b[h].start <= addr ? b + h : b;
+		n -= h;
+	}
+	return (unsigned)(b - L->e) + (b->start <= addr);
+}
+
+static struct itree_leaf *descend(const struct itree *t, uint64_t addr)
+{
+	void *x = t->root;
+
+	for (int d = t->depth; d > 1; d--)
+		x = ((struct itree_inner *)x)->child[route(x, addr)];
+	return x;
 }
 
 /*
- * Gap in front of n given its predecessor; pred->last < n->start so nothing overflows. The
- * head hole in front of the first node is kept out of the tree, like the tail: a driver that
- * unmaps from the low end would otherwise change the tree's largest gap at every unmap, and a
- * head hole that no allocation may use (below the lowest allowed IOVA) would lead every
- * first-fit search down the whole left spine. itree_find_free tries it first itself.
+ * The leaf holding the last range starting at or below addr, if there is one, else the first
+ * leaf; from the finger when addr falls in its stretch.
  */
-static uint64_t gap_after(const struct itree_node *pred, const struct itree_node *n)
+static struct itree_leaf *leaf_at(const struct itree *t, uint64_t addr)
 {
-	return pred ? n->start - pred->last - 1 : 0;
+	struct itree_leaf *f = t->finger;
+
+	if (f && f->n && f->e[0].start <= addr && (!f->next || f->next->e[0].start > addr))
+		return f;
+	f = descend(t, addr);
+	/* keys are separators: addr may fall between f's first start and its predecessor's */
+	if (f->prev && (!f->n || f->e[0].start > addr))
+		f = f->prev;
+	((struct itree *)t)->finger = f; /* see struct itree: a cache, not state */
+	return f;
 }
 
-static void replace_child(struct itree *t, struct itree_node *parent, struct itree_node *old,
-			  struct itree_node *new)
+static unsigned index_of(const struct itree_node *n)
 {
-	if (!parent)
-		t->root = new;
-	else if (parent->left == old)
-		parent->left = new;
-	else
-		parent->right = new;
-	if (new)
-		new->parent = parent;
-}
-
-/* Returns the new subtree root. */
-static struct itree_node *rotate_left(struct itree *t, struct itree_node *x)
-{
-	struct itree_node *y = x->right;
-
-	replace_child(t, x->parent, x, y);
-	x->right = y->left;
-	if (x->right)
-		x->right->parent = x;
-	y->left = x;
-	x->parent = y;
-	update(x);
-	update(y);
-	return y;
-}
-
-static struct itree_node *rotate_right(struct itree *t, struct itree_node *x)
-{
-	struct itree_node *y = x->left;
-
-	replace_child(t, x->parent, x, y);
-	x->left = y->right;
-	if (x->left)
-		x->left->parent = x;
-	y->right = x;
-	x->parent = y;
-	update(x);
-	update(y);
-	return y;
-}
-
-/*
- * Recompute heights and max_gap from n towards the root, rotating wherever balance is lost.
- * The walk stops at the first node whose height and max_gap come out unchanged without a
- * rotation (nothing above it can change), but never before it has passed `must`, a node
- * whose subtree was rebuilt out of the walk's sight.
- */
-static void rebalance(struct itree *t, struct itree_node *n, const struct itree_node *must)
-{
-	while (n) {
-		int bf, h = n->height;
-		uint64_t g = n->max_gap;
-
-		update(n);
-		bf = height(n->left) - height(n->right);
-		if (bf > 1) {
-			if (height(n->left->left) < height(n->left->right))
-				rotate_left(t, n->left);
-			n = rotate_right(t, n);
-		} else if (bf < -1) {
-			if (height(n->right->right) < height(n->right->left))
-				rotate_right(t, n->right);
-			n = rotate_left(t, n);
-		} else if (!must && n->height == h && n->max_gap == g) {
-			return;
-		}
-		if (n == must)
-			must = NULL;
-		n = n->parent;
-	}
-}
-
-/* Only a gap changed at n: no heights move; stop once a max_gap comes out unchanged. */
-static void propagate_max_gap(struct itree_node *n)
-{
-	for (; n; n = n->parent) {
-		uint64_t g = max3(n->gap, max_gap(n->left), max_gap(n->right));
-
-		if (g == n->max_gap)
-			return;
-		n->max_gap = g;
-	}
-}
-
-/* itree_next/prev that answer at the ends without climbing to the root. */
-static struct itree_node *succ_of(const struct itree *t, const struct itree_node *n)
-{
-	return n == t->max ? NULL : itree_next(n);
-}
-
-static struct itree_node *pred_of(const struct itree *t, const struct itree_node *n)
-{
-	return n == t->min ? NULL : itree_prev(n);
-}
-
-/*
- * Where n (not yet in t) would be linked, found from the finger when n falls between it and
- * its successor. Returns false when the finger does not help.
- */
-static bool finger_slot(const struct itree *t, const struct itree_node *n,
-			struct itree_node **ret_parent, struct itree_node ***ret_link,
-			struct itree_node **ret_pred, struct itree_node **ret_succ)
-{
-	struct itree_node *f = t->finger, *succ;
-
-	if (!f || f->start >= n->start)
-		return false;
-	succ = succ_of(t, f);
-	if (succ && succ->start <= n->start)
-		return false;
-	*ret_pred = f;
-	*ret_succ = succ;
-	if (!f->right) {
-		*ret_parent = f;
-		*ret_link = &f->right;
-	} else {
-		/* succ is the leftmost node of f->right, so its left slot is free */
-		*ret_parent = succ;
-		*ret_link = &succ->left;
-	}
-	return true;
-}
-
-int itree_insert(struct itree *t, struct itree_node *n)
-{
-	struct itree_node *parent = NULL, *pred = NULL, *succ = NULL;
-	struct itree_node **link = &t->root;
-
-	if (n->start > n->last)
-		return -EINVAL;
-
-	if (!finger_slot(t, n, &parent, &link, &pred, &succ)) {
-		while (*link) {
-			parent = *link;
-			if (n->start < parent->start) {
-				succ = parent;
-				link = &parent->left;
-			} else if (n->start > parent->start) {
-				pred = parent;
-				link = &parent->right;
-			} else {
-				return -EEXIST;
-			}
-		}
-	}
-	/* Neighbours are disjoint and sorted, so only they can intersect n. */
-	if ((pred && pred->last >= n->start) || (succ && succ->start <= n->last))
-		return -EEXIST;
-
-	n->left = n->right = NULL;
-	n->parent = parent;
-	n->height = 1;
-	n->gap = t->plain ? 0 : gap_after(pred, n);
-	n->max_gap = n->gap;
-	*link = n;
-	t->count++;
-
-	rebalance(t, parent, NULL);
-	if (succ && !t->plain) {
-		succ->gap = gap_after(n, succ);
-		propagate_max_gap(succ);
-	}
-	if (!pred)
-		t->min = n;
-	if (!succ)
-		t->max = n;
-	t->finger = n;
-	return 0;
-}
-
-void itree_remove(struct itree *t, struct itree_node *n)
-{
-	struct itree_node *pred = pred_of(t, n), *succ = succ_of(t, n);
-	struct itree_node *fix, *must = NULL;
-
-	/*
-	 * Fix the successor's gap first, while heights are still valid: when n has a single
-	 * right child the successor sits below the splice point and the rebalance walk from
-	 * there would never reach it.
-	 */
-	if (succ && !t->plain) {
-		succ->gap = gap_after(pred, succ);
-		propagate_max_gap(succ);
-	}
-
-	if (!n->left || !n->right) {
-		struct itree_node *child = n->left ? n->left : n->right;
-
-		fix = n->parent;
-		replace_child(t, n->parent, n, child);
-	} else {
-		/* Two children: succ is the leftmost node of n->right and has no left child. */
-		if (succ == n->right) {
-			fix = succ;
-		} else {
-			fix = succ->parent;
-			fix->left = succ->right;
-			if (succ->right)
-				succ->right->parent = fix;
-			succ->right = n->right;
-			succ->right->parent = succ;
-		}
-		succ->left = n->left;
-		succ->left->parent = succ;
-		replace_child(t, n->parent, n, succ);
-		must = succ; /* it took n's place: the walk must reach and recompute it */
-	}
-	t->count--;
-	n->left = n->right = n->parent = NULL;
-	rebalance(t, fix, must);
-	if (t->min == n)
-		t->min = succ;
-	if (t->max == n)
-		t->max = pred;
-	t->finger = pred ? pred : succ;
-}
-
-/* The first node ending at or after start, if the finger or its successor is it. */
-static bool finger_first(const struct itree *t, uint64_t start, struct itree_node **ret)
-{
-	struct itree_node *f = t->finger, *p;
-
-	if (!f)
-		return false;
-	if (f->last >= start) {
-		p = pred_of(t, f);
-		if (p && p->last >= start)
-			return false;
-		*ret = f;
-		return true;
-	}
-	p = succ_of(t, f);
-	if (p && p->last < start)
-		return false;
-	*ret = p;
-	return true;
+	return upper(n->leaf, n->start) - 1;
 }
 
 struct itree_node *itree_first_overlap(const struct itree *t, uint64_t start, uint64_t last)
 {
-	struct itree_node *x = t->root, *best = NULL;
+	struct itree_leaf *L;
+	unsigned j;
 
-	if (start > last)
+	if (!t->root || start > last)
 		return NULL;
-	if (finger_first(t, start, &best)) {
-		x = NULL;
-	} else {
-		/* Disjoint nodes are sorted by last as well: find the first ending >= start. */
-		while (x) {
-			if (x->last >= start) {
-				best = x;
-				x = x->left;
-			} else {
-				x = x->right;
-			}
-		}
+	L = leaf_at(t, start);
+	j = upper(L, start);
+	/* the last range starting at or below start, if it reaches start */
+	if (j && L->e[j - 1].last >= start)
+		return L->e[j - 1].node;
+	if (j == L->n) {
+		L = L->next;
+		j = 0;
 	}
-	if (best)
-		((struct itree *)t)->finger = best; /* see struct itree: a cache, not state */
-	return best && best->start <= last ? best : NULL;
+	return L && L->e[j].start <= last ? L->e[j].node : NULL;
 }
 
 struct itree_node *itree_find(const struct itree *t, uint64_t addr)
@@ -346,43 +192,495 @@ struct itree_node *itree_find(const struct itree *t, uint64_t addr)
 
 struct itree_node *itree_first(const struct itree *t)
 {
-	return t->min;
+	return t->head ? t->head->e[0].node : NULL;
 }
 
 struct itree_node *itree_last(const struct itree *t)
 {
-	return t->max;
+	return t->tail ? t->tail->e[t->tail->n - 1].node : NULL;
 }
 
 struct itree_node *itree_next(const struct itree_node *n)
 {
-	const struct itree_node *p;
+	const struct itree_leaf *L = n->leaf;
+	unsigned j = index_of(n);
 
-	if (n->right) {
-		n = n->right;
-		while (n->left)
-			n = n->left;
-		return (struct itree_node *)n;
-	}
-	for (p = n->parent; p && p->right == n; p = p->parent)
-		n = p;
-	return (struct itree_node *)p;
+	if (j + 1 < L->n)
+		return L->e[j + 1].node;
+	return L->next ? L->next->e[0].node : NULL;
 }
 
 struct itree_node *itree_prev(const struct itree_node *n)
 {
-	const struct itree_node *p;
+	const struct itree_leaf *L = n->leaf;
+	unsigned j = index_of(n);
 
-	if (n->left) {
-		n = n->left;
-		while (n->right)
-			n = n->right;
-		return (struct itree_node *)n;
-	}
-	for (p = n->parent; p && p->left == n; p = p->parent)
-		n = p;
-	return (struct itree_node *)p;
+	if (j)
+		return L->e[j - 1].node;
+	return L->prev ? L->prev->e[L->prev->n - 1].node : NULL;
 }
+
+/* ---------------------------------------------------------------- gaps */
+
+static uint64_t gap_of(const struct itree_leaf *L, unsigned j)
+{
+	if (j)
+		return L->e[j].start - L->e[j - 1].last - 1;
+	/* the head hole belongs to no range */
+	return L->prev ? L->e[0].start - L->prev->e[L->prev->n - 1].last - 1 : 0;
+}
+
+static unsigned child_index(const struct itree_inner *p, const void *x)
+{
+	(void)p;
+	return ((const struct hdr *)x)->pidx;
+}
+
+static uint64_t inner_max(const struct itree_inner *in)
+{
+	uint64_t m = 0;
+
+	for (unsigned i = 0; i < in->n; i++)
+		if (in->gap[i] > m)
+			m = in->gap[i];
+	return m;
+}
+
+/* x's largest gap is m: tell its ancestors, as far as anything changes. */
+static void propagate(void *x, uint64_t m)
+{
+	struct itree_inner *p;
+
+	for (; (p = *parent_of(x)); x = p) {
+		unsigned i = child_index(p, x);
+
+		if (p->gap[i] == m)
+			return;
+		p->gap[i] = m;
+		m = inner_max(p);
+	}
+}
+
+/* Recompute L's largest gap and pass it up. */
+static void refresh(const struct itree *t, struct itree_leaf *L)
+{
+	uint64_t m = 0;
+
+	if (t->plain || !L)
+		return;
+	for (unsigned j = 0; j < L->n; j++) {
+		uint64_t g = gap_of(L, j);
+
+		if (g > m)
+			m = g;
+	}
+	L->max_gap = m;
+	propagate(L, m);
+}
+
+/*
+ * A change at L took gaps of at most `lost` away and brought gaps of at most `added`: the
+ * largest gap moves only if a new one beats it or the largest one may be gone.
+ */
+static void regap(const struct itree *t, struct itree_leaf *L, uint64_t lost, uint64_t added)
+{
+	if (t->plain || !L)
+		return;
+	if (added > L->max_gap) {
+		L->max_gap = added;
+		propagate(L, added);
+	} else if (lost == L->max_gap && lost > added) {
+		refresh(t, L);
+	}
+}
+
+static uint64_t max2(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+uint64_t itree_max_gap(const struct itree *t)
+{
+	if (!t->root)
+		return 0;
+	return t->depth == 1 ? ((struct itree_leaf *)t->root)->max_gap : inner_max(t->root);
+}
+
+/* ---------------------------------------------------------------- insert */
+
+static void set_ent(struct itree_leaf *L, unsigned j, struct itree_node *n)
+{
+	L->e[j] = (struct ent){ n->start, n->last, n };
+	n->leaf = L;
+}
+
+/* Put child c (lower bound key, largest gap g) into p at index i; p has room. */
+static void inner_put(struct itree_inner *p, unsigned i, uint64_t key, uint64_t g, void *c)
+{
+	memmove(&p->key[i + 1], &p->key[i], (p->n - i) * sizeof(p->key[0]));
+	memmove(&p->gap[i + 1], &p->gap[i], (p->n - i) * sizeof(p->gap[0]));
+	memmove(&p->child[i + 1], &p->child[i], (p->n - i) * sizeof(p->child[0]));
+	p->key[i] = key;
+	p->gap[i] = g;
+	p->child[i] = c;
+	*parent_of(c) = p;
+	p->n++;
+	reindex(p, i);
+}
+
+static uint64_t node_max(const void *x, bool leaf)
+{
+	return leaf ? ((const struct itree_leaf *)x)->max_gap : inner_max(x);
+}
+
+/*
+ * Hang `right` (lower bound key) beside `left` in left's parent, splitting parents as needed
+ * with the nodes in spare (enough were allocated). `leaf`: they are leaves.
+ */
+static void hang(struct itree *t, void *left, void *right, uint64_t key, bool leaf,
+		 struct itree_inner **spare)
+{
+	struct itree_inner *p = *parent_of(left), *q;
+	unsigned i, half;
+
+	if (!p) {
+		p = *spare++;
+		p->parent = NULL;
+		p->n = 0;
+		inner_put(p, 0, 0, node_max(left, leaf), left);
+		inner_put(p, 1, key, node_max(right, leaf), right);
+		t->root = p;
+		t->depth++;
+		return;
+	}
+	i = child_index(p, left) + 1;
+	if (p->n < INNER_MAX) {
+		inner_put(p, i, key, node_max(right, leaf), right);
+		propagate(p, inner_max(p));
+		return;
+	}
+	/*
+	 * Split p: the upper half goes to q; or, when the new child goes after all of p's, q
+	 * starts with it alone, so that ranges added in ascending order fill their nodes.
+	 */
+	half = i == INNER_MAX ? INNER_MAX : INNER_MAX / 2;
+	q = *spare++;
+	q->parent = NULL;
+	q->n = INNER_MAX - half;
+	memcpy(q->key, &p->key[half], q->n * sizeof(q->key[0]));
+	memcpy(q->gap, &p->gap[half], q->n * sizeof(q->gap[0]));
+	memcpy(q->child, &p->child[half], q->n * sizeof(q->child[0]));
+	for (unsigned k = 0; k < q->n; k++)
+		*parent_of(q->child[k]) = q;
+	reindex(q, 0);
+	p->n = half;
+	if (i <= half && half < INNER_MAX)
+		inner_put(p, i, key, node_max(right, leaf), right);
+	else
+		inner_put(q, i - half, key, node_max(right, leaf), right);
+	hang(t, p, q, q->key[0], false, spare);
+	propagate(p, inner_max(p));
+	propagate(q, inner_max(q));
+}
+
+int itree_insert(struct itree *t, struct itree_node *n)
+{
+	struct itree_inner *spare[MAX_DEPTH + 1];
+	struct itree_leaf *L, *R;
+	struct ent *pred = NULL, *succ = NULL;
+	unsigned j, need = 0, got;
+	uint64_t og;
+	void *x;
+
+	if (n->start > n->last)
+		return -EINVAL;
+	if (!t->root) {
+		L = calloc(1, sizeof(*L));
+		if (!L)
+			return -ENOMEM;
+		set_ent(L, 0, n);
+		L->n = 1;
+		t->root = t->head = t->tail = t->finger = L;
+		t->depth = 1;
+		t->count = 1;
+		return 0;
+	}
+	L = t->tail;
+	if (n->start > L->e[L->n - 1].start) {
+		/* past every range: the keys would route it to the last leaf */
+		j = L->n;
+	} else {
+		/* the leaf the keys route start to, lowering leftmost children's bounds on the way
+		 */
+		x = t->root;
+		for (int d = t->depth; d > 1; d--) {
+			struct itree_inner *in = x;
+			unsigned i = route(in, n->start);
+
+			if (!i && n->start < in->key[0])
+				in->key[0] = n->start;
+			x = in->child[i];
+		}
+		L = x;
+		j = upper(L, n->start);
+	}
+	/* neighbours are disjoint and sorted, so only they can intersect n */
+	if (j)
+		pred = &L->e[j - 1];
+	else if (L->prev)
+		pred = &L->prev->e[L->prev->n - 1];
+	if (j < L->n)
+		succ = &L->e[j];
+	else if (L->next)
+		succ = &L->next->e[0];
+	if ((pred && pred->last >= n->start) || (succ && succ->start <= n->last))
+		return -EEXIST;
+
+	/* every full node on the way up splits, and a full root needs a new one above */
+	if (L->n == LEAF_MAX) {
+		struct itree_inner *p = L->parent;
+
+		need = 1;
+		while (p && p->n == INNER_MAX) {
+			need++;
+			p = p->parent;
+		}
+		if (!p)
+			need++;
+	}
+	R = NULL;
+	if (need) {
+		R = malloc(sizeof(*R));
+		for (got = 0; R && got < need - 1; got++)
+			if (!(spare[got] = malloc(sizeof(struct itree_inner))))
+				break;
+		if (!R || got < need - 1) {
+			free(R);
+			while (got--)
+				free(spare[got]);
+			return -ENOMEM;
+		}
+	}
+	if (R) {
+		/* as in hang(): an append after all of L's ranges starts R with n alone */
+		unsigned half = j == LEAF_MAX ? LEAF_MAX : LEAF_MAX / 2;
+
+		R->n = LEAF_MAX - half;
+		R->parent = NULL;
+		R->max_gap = 0;
+		for (unsigned k = 0; k < R->n; k++) {
+			R->e[k] = L->e[half + k];
+			R->e[k].node->leaf = R;
+		}
+		L->n = half;
+		R->prev = L;
+		R->next = L->next;
+		if (L->next)
+			L->next->prev = R;
+		else
+			t->tail = R;
+		L->next = R;
+		if (j > half || half == LEAF_MAX) {
+			L = R;
+			j -= half;
+		}
+	}
+	/* the gap n splits: in front of L's j-th range, or of the next leaf's first */
+	og = t->plain || R ? 0 : j < L->n ? gap_of(L, j) : L->next ? gap_of(L->next, 0) : 0;
+	memmove(&L->e[j + 1], &L->e[j], (L->n - j) * sizeof(L->e[0]));
+	set_ent(L, j, n);
+	L->n++;
+	t->count++;
+	t->finger = L;
+	if (R) {
+		struct itree_leaf *left = R->prev;
+
+		refresh(t, left);
+		refresh(t, R);
+		hang(t, left, R, R->e[0].start, true, spare);
+		refresh(t, R->next);
+	} else if (!t->plain) {
+		if (j + 1 < L->n) {
+			regap(t, L, og, max2(gap_of(L, j), gap_of(L, j + 1)));
+		} else {
+			regap(t, L, 0, gap_of(L, j));
+			if (L->next)
+				regap(t, L->next, og, gap_of(L->next, 0));
+		}
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- remove */
+
+/* Take child i out of p (its lower bound stays p's own when i is 0). */
+static void inner_take(struct itree_inner *p, unsigned i)
+{
+	unsigned k = i ? i : 1;
+
+	if (p->n > k)
+		memmove(&p->key[k], &p->key[k + 1], (p->n - k - 1) * sizeof(p->key[0]));
+	memmove(&p->gap[i], &p->gap[i + 1], (p->n - i - 1) * sizeof(p->gap[0]));
+	memmove(&p->child[i], &p->child[i + 1], (p->n - i - 1) * sizeof(p->child[0]));
+	p->n--;
+	reindex(p, i);
+}
+
+static void unlink_leaf(struct itree *t, struct itree_leaf *L)
+{
+	if (L->prev)
+		L->prev->next = L->next;
+	else
+		t->head = L->next;
+	if (L->next)
+		L->next->prev = L->prev;
+	else
+		t->tail = L->prev;
+	if (t->finger == L)
+		t->finger = NULL;
+}
+
+static void shrink(struct itree *t, struct itree_inner *p);
+
+/* Merge leaf b into its left neighbour a (same parent, both fit in one). */
+static void merge_leaves(struct itree *t, struct itree_leaf *a, struct itree_leaf *b)
+{
+	for (unsigned k = 0; k < b->n; k++) {
+		a->e[a->n + k] = b->e[k];
+		a->e[a->n + k].node->leaf = a;
+	}
+	a->n += b->n;
+	unlink_leaf(t, b);
+	inner_take(b->parent, child_index(b->parent, b));
+	free(b);
+	refresh(t, a);
+}
+
+static void merge_inners(struct itree_inner *a, struct itree_inner *b)
+{
+	for (unsigned k = 0; k < b->n; k++) {
+		a->key[a->n + k] = b->key[k];
+		a->gap[a->n + k] = b->gap[k];
+		a->child[a->n + k] = b->child[k];
+		*parent_of(b->child[k]) = a;
+	}
+	a->n += b->n;
+	reindex(a, a->n - b->n);
+	inner_take(b->parent, child_index(b->parent, b));
+	free(b);
+}
+
+/*
+ * p lost a child: pass its gap up, drop it if empty, hand the root over to a single child,
+ * merge it into a neighbour when it fell below a quarter and both fit in one node.
+ */
+static void shrink(struct itree *t, struct itree_inner *p)
+{
+	struct itree_inner *g = p->parent;
+	unsigned i;
+
+	if (!g) {
+		if (p->n == 1) {
+			t->root = p->child[0];
+			*parent_of(t->root) = NULL;
+			t->depth--;
+			free(p);
+		}
+		return;
+	}
+	i = child_index(g, p);
+	if (!p->n) {
+		inner_take(g, i);
+		free(p);
+		shrink(t, g);
+		return;
+	}
+	if (p->n < INNER_MAX / 4) {
+		if (i + 1 < g->n &&
+		    p->n + ((struct itree_inner *)g->child[i + 1])->n <= INNER_MAX) {
+			merge_inners(p, g->child[i + 1]);
+			propagate(p, inner_max(p));
+			shrink(t, g);
+			return;
+		}
+		if (i && p->n + ((struct itree_inner *)g->child[i - 1])->n <= INNER_MAX) {
+			struct itree_inner *a = g->child[i - 1];
+
+			merge_inners(a, p);
+			propagate(a, inner_max(a));
+			shrink(t, g);
+			return;
+		}
+	}
+	propagate(p, inner_max(p));
+}
+
+void itree_remove(struct itree *t, struct itree_node *n)
+{
+	struct itree_leaf *L = n->leaf, *next = L->next;
+	struct itree_inner *p = L->parent;
+	unsigned j = index_of(n), i;
+	/* the gaps in front of n and of what follows it merge into one */
+	uint64_t lost = 0, lost_next = 0;
+
+	if (!t->plain) {
+		lost = gap_of(L, j);
+		if (j + 1 < L->n)
+			lost = max2(lost, gap_of(L, j + 1));
+		else if (next)
+			lost_next = gap_of(next, 0);
+	}
+	memmove(&L->e[j], &L->e[j + 1], (L->n - j - 1) * sizeof(L->e[0]));
+	L->n--;
+	t->count--;
+	n->leaf = NULL;
+	if (!L->n) {
+		unlink_leaf(t, L);
+		if (!p) {
+			bool plain = t->plain;
+
+			free(L);
+			itree_init(t);
+			t->plain = plain;
+			return;
+		}
+		inner_take(p, child_index(p, L));
+		free(L);
+		shrink(t, p);
+		refresh(t, next); /* its first gap now reaches back further */
+		return;
+	}
+	t->finger = L;
+	if (p && L->n < LEAF_MAX / 4) {
+		i = child_index(p, L);
+		if (i + 1 < p->n && L->n + ((struct itree_leaf *)p->child[i + 1])->n <= LEAF_MAX) {
+			merge_leaves(t, L, p->child[i + 1]);
+			shrink(t, p);
+			refresh(t, L->next);
+			return;
+		}
+		if (i && L->n + ((struct itree_leaf *)p->child[i - 1])->n <= LEAF_MAX) {
+			struct itree_leaf *a = p->child[i - 1];
+
+			merge_leaves(t, a, L);
+			shrink(t, p);
+			t->finger = a;
+			refresh(t, a->next);
+			return;
+		}
+	}
+	if (t->plain)
+		return;
+	if (j < L->n) {
+		regap(t, L, lost, gap_of(L, j));
+	} else {
+		regap(t, L, lost, 0);
+		if (next)
+			regap(t, next, lost_next, gap_of(next, 0));
+	}
+}
+
+/* ---------------------------------------------------------------- free space */
 
 struct ff_query {
 	uint64_t lo, hi, length, align, offset;
@@ -418,27 +716,47 @@ static bool try_hole(const struct ff_query *q, uint64_t hs, uint64_t he, uint64_
 	return true;
 }
 
+enum { FF_ON, FF_FOUND, FF_STOP };
+
 /*
- * In-order first-fit over the holes in front of each node of the subtree. Subtrees whose
- * max_gap is too small are skipped, as are those lying wholly below lo (left of a node that
- * starts at or below lo) or wholly above hi (right of a node that ends at or above hi). The
- * recursion depth is the tree height.
+ * In-order first-fit over the gaps of a subtree. Ranges starting at or below lo have their
+ * gap wholly below lo; once a range reaches hi, no later gap starts inside [lo, hi] (FF_STOP).
  */
-static bool find_in(const struct itree_node *x, const struct ff_query *q, uint64_t *ret)
+static int ff_leaf(const struct itree_leaf *L, const struct ff_query *q, uint64_t *ret)
 {
-	while (x && x->max_gap >= q->length) {
-		if (x->start > q->lo) {
-			if (find_in(x->left, q, ret))
-				return true;
-			if (x->gap >= q->length &&
-			    try_hole(q, x->start - x->gap, x->start - 1, ret))
-				return true;
-		}
-		if (x->last >= q->hi)
-			return false;
-		x = x->right;
+	unsigned j = upper(L, q->lo);
+
+	if (j && L->e[j - 1].last >= q->hi)
+		return FF_STOP;
+	for (; j < L->n; j++) {
+		uint64_t g = gap_of(L, j);
+
+		if (g >= q->length && try_hole(q, L->e[j].start - g, L->e[j].start - 1, ret))
+			return FF_FOUND;
+		if (L->e[j].last >= q->hi)
+			return FF_STOP;
 	}
-	return false;
+	return FF_ON;
+}
+
+static int ff_sub(const void *x, int depth, const struct ff_query *q, uint64_t *ret)
+{
+	const struct itree_inner *in = x;
+
+	if (depth == 1)
+		return ff_leaf(x, q, ret);
+	for (unsigned i = route(in, q->lo); i < in->n; i++) {
+		if (in->gap[i] >= q->length) {
+			int r = ff_sub(in->child[i], depth - 1, q, ret);
+
+			if (r != FF_ON)
+				return r;
+		}
+		/* every range of child i starts, so ends, above hi: later gaps start above it */
+		if (in->key[i] > q->hi)
+			return FF_STOP;
+	}
+	return FF_ON;
 }
 
 int itree_find_free(const struct itree *t, uint64_t lo, uint64_t hi, uint64_t length,
@@ -447,80 +765,113 @@ int itree_find_free(const struct itree *t, uint64_t lo, uint64_t hi, uint64_t le
 	struct ff_query q = {
 		.lo = lo, .hi = hi, .length = length, .align = align, .offset = offset
 	};
-	const struct itree_node *last;
+	const struct itree_node *first, *last;
 
 	if (!length || !align || (align & (align - 1)) || lo > hi || t->plain)
 		return -EINVAL;
-	/* The head and tail holes belong to no node; in an empty tree the hole is everything. */
-	if (!t->min)
+	/* The head and tail holes belong to no range; in an empty tree the hole is everything. */
+	first = itree_first(t);
+	if (!first)
 		return try_hole(&q, 0, UINT64_MAX, ret) ? 0 : -ENOSPC;
-	if (t->min->start && try_hole(&q, 0, t->min->start - 1, ret))
+	if (first->start && try_hole(&q, 0, first->start - 1, ret))
 		return 0;
-	if (find_in(t->root, &q, ret))
+	switch (ff_sub(t->root, t->depth, &q, ret)) {
+	case FF_FOUND:
 		return 0;
-	last = t->max;
+	case FF_STOP:
+		return -ENOSPC;
+	}
+	last = itree_last(t);
 	if (last->last != UINT64_MAX && try_hole(&q, last->last + 1, UINT64_MAX, ret))
 		return 0;
 	return -ENOSPC;
 }
 
+/* ---------------------------------------------------------------- checking */
+
 struct check_state {
-	bool plain;
-	const struct itree_node *prev;
-	size_t seen, limit;
+	const struct itree *t;
+	const struct itree_leaf *prev_leaf;
+	const struct ent *prev;
+	size_t seen;
+	int leaf_depth;
 };
 
-/* Returns the subtree height, or -1 on any violation. */
-static int check_sub(const struct itree_node *x, const struct itree_node *parent, int depth,
-		     struct check_state *s)
+/*
+ * Checks the subtree x at depth d (root 1) whose starts must lie in [lo, hi_excl) (hi_excl
+ * 0: unbounded) and whose parent is p; returns its largest gap through *gap. -1 on any
+ * violation.
+ */
+static int check_sub(const void *x, const struct itree_inner *p, int d, uint64_t lo,
+		     uint64_t hi_excl, struct check_state *s, uint64_t *gap)
 {
-	int hl, hr, h;
+	if (d > MAX_DEPTH || *parent_of((void *)x) != p)
+		return -1;
+	if (p && p->child[((const struct hdr *)x)->pidx] != x)
+		return -1;
+	if (d == s->t->depth) {
+		const struct itree_leaf *L = x;
+		uint64_t m = 0;
 
-	if (!x)
+		if (!L->n || L->n > LEAF_MAX || (p && L->n > LEAF_MAX) || L->prev != s->prev_leaf)
+			return -1;
+		if ((s->prev_leaf ? s->prev_leaf->next : s->t->head) != L)
+			return -1;
+		for (unsigned j = 0; j < L->n; j++) {
+			const struct ent *e = &L->e[j];
+
+			if (e->start > e->last || e->start < lo || (hi_excl && e->start >= hi_excl))
+				return -1;
+			if (!e->node || e->node->start != e->start || e->node->last != e->last ||
+			    e->node->leaf != L)
+				return -1;
+			if (s->prev && s->prev->last >= e->start)
+				return -1;
+			if (gap_of(L, j) > m)
+				m = gap_of(L, j);
+			s->prev = e;
+			s->seen++;
+		}
+		if (L->max_gap != (s->t->plain ? 0 : m))
+			return -1;
+		s->prev_leaf = L;
+		*gap = L->max_gap;
 		return 0;
-	/* Bound depth and node count so a corrupted tree with a cycle cannot hang the check. */
-	if (depth > ITREE_MAX_HEIGHT || ++s->seen > s->limit)
-		return -1;
-	if (x->parent != parent)
-		return -1;
-	hl = check_sub(x->left, x, depth + 1, s);
-	if (hl < 0)
-		return -1;
-	if (x->start > x->last)
-		return -1;
-	if (s->prev && s->prev->last >= x->start)
-		return -1;
-	if (x->gap != (s->plain ? 0 : gap_after(s->prev, x)))
-		return -1;
-	s->prev = x;
-	hr = check_sub(x->right, x, depth + 1, s);
-	if (hr < 0)
-		return -1;
-	if (hl - hr > 1 || hr - hl > 1)
-		return -1;
-	h = (hl > hr ? hl : hr) + 1;
-	if (x->height != h)
-		return -1;
-	if (x->max_gap != max3(x->gap, max_gap(x->left), max_gap(x->right)))
-		return -1;
-	return h;
+	} else {
+		const struct itree_inner *in = x;
+		uint64_t m = 0;
+
+		if (!in->n || in->n > INNER_MAX || (!p && in->n < 2) || in->key[0] < lo)
+			return -1;
+		for (unsigned i = 0; i < in->n; i++) {
+			uint64_t end = i + 1 < in->n ? in->key[i + 1] : hi_excl, g;
+
+			if (i + 1 < in->n && in->key[i + 1] <= in->key[i])
+				return -1;
+			if (check_sub(in->child[i], in, d + 1, in->key[i], end, s, &g) < 0)
+				return -1;
+			if (in->gap[i] != g)
+				return -1;
+			if (g > m)
+				m = g;
+		}
+		*gap = m;
+		return 0;
+	}
 }
 
 int itree_check(const struct itree *t)
 {
-	struct check_state s = { .plain = t->plain, .prev = NULL, .seen = 0, .limit = t->count };
+	struct check_state s = { .t = t };
+	uint64_t g;
 
-	if (check_sub(t->root, NULL, 0, &s) < 0 || s.seen != t->count)
+	if (!t->root)
+		return t->count || t->depth || t->head || t->tail ? -EFAULT : 0;
+	if (t->depth < 1 || t->depth > MAX_DEPTH)
 		return -EFAULT;
-	{
-		const struct itree_node *lo = t->root, *hi = t->root;
-
-		while (lo && lo->left)
-			lo = lo->left;
-		while (hi && hi->right)
-			hi = hi->right;
-		if (lo != t->min || hi != t->max)
-			return -EFAULT;
-	}
+	if (check_sub(t->root, NULL, 1, 0, 0, &s, &g) < 0)
+		return -EFAULT;
+	if (s.seen != t->count || s.prev_leaf != t->tail || t->tail->next)
+		return -EFAULT;
 	return 0;
 }

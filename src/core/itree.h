@@ -2,17 +2,22 @@
 /*
  * Interval tree of disjoint closed ranges [start, last] over the 64-bit IOVA space.
  *
- * An AVL tree keyed by start. Each node also caches the size of the free gap between its
- * in-order predecessor and itself ("gap") and the largest such gap in its subtree ("max_gap"),
- * so that first-fit free-space search prunes every subtree that cannot hold the request and
- * runs in O(log n) on the trees the allocator builds. Nodes are embedded in the caller's
- * objects (container_of), so a mapping costs no extra allocation. The tree never allocates.
+ * A B+tree keyed by start: leaves hold up to 32 ranges each, in order, with copies of their
+ * bounds (a search never touches the caller's objects), and are chained both ways; inner nodes
+ * hold up to 32 children with a lower bound of each child's starts and the largest free gap
+ * inside each child, so that first-fit free-space search skips every child that cannot hold
+ * the request. With a million ranges the tree is four levels deep, each a few cache lines,
+ * where a binary tree is twenty scattered nodes: per-operation cost hardly grows with the
+ * number of mappings.
  *
- * Gap convention: the gap of a node other than the first is [prev->last + 1, node->start - 1];
- * the first node's gap is 0. The head [0, first->start - 1] and the tail [last->last + 1,
- * UINT64_MAX] belong to no node and are tried by itree_find_free() itself, so that unmapping
- * from the low end or a head hole no allocation may use costs nothing. Gap sizes are "number
- * of addresses" (a full 2^64 gap cannot occur between two nodes).
+ * The caller's object embeds a struct itree_node (container_of), whose start and last the
+ * caller sets before insert and must not change while it is in the tree. The tree allocates
+ * its own nodes: insert can fail with -ENOMEM (leaving the tree unchanged); remove never fails.
+ *
+ * Gap convention: the gap of a range other than the first is [prev->last + 1, start - 1]. The
+ * head [0, first->start - 1] and the tail [last->last + 1, UINT64_MAX] belong to no range and
+ * are tried by itree_find_free() itself, so that unmapping from the low end, or a head hole
+ * no allocation may use, costs nothing.
  */
 #ifndef IOASFS_ITREE_H
 #define IOASFS_ITREE_H
@@ -21,25 +26,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct itree_leaf;
+
 struct itree_node {
-	struct itree_node *left, *right, *parent;
 	uint64_t start, last;
-	uint64_t gap, max_gap;
-	int height;
+	struct itree_leaf *leaf; /* the tree's: where the range is */
 };
 
 struct itree {
-	struct itree_node *root;
+	void *root; /* NULL when empty, a leaf when depth is 1, else an inner node */
 	size_t count;
+	int depth;
+	struct itree_leaf *head, *tail; /* the first and last leaves */
 	/*
-	 * The node last found or inserted. Lookups and inserts near it (the common pattern: a
-	 * driver maps and unmaps runs of neighbours) start there instead of at the root, as
-	 * the kernel's IOVA allocator keeps a cached node. Lookups update it, so callers must
-	 * serialize even read-only lookups on one tree (ioasfs holds the IOAS lock).
+	 * The leaf last found or changed. Lookups of neighbours (the common pattern: a driver
+	 * maps and unmaps runs of neighbours) start there instead of at the root. Lookups update
+	 * it, so callers must serialize even read-only lookups on one tree (ioasfs holds the IOAS
+	 * lock).
 	 */
-	struct itree_node *finger;
-	/* the lowest and highest nodes: the finger's usual neighbours at the ends */
-	struct itree_node *min, *max;
+	struct itree_leaf *finger;
 	bool plain; /* no gaps kept: itree_find_free is not available */
 };
 
@@ -48,30 +53,35 @@ struct itree {
 void itree_init(struct itree *t);
 /*
  * A tree that keeps no gaps, for callers that never search for free space (the core's
- * record of mappings): insert and remove then skip the gap upkeep, which with runs of
- * neighbours is most of their cost. itree_find_free on it returns -EINVAL.
+ * record of mappings): insert and remove then skip the gap upkeep. itree_find_free on it
+ * returns -EINVAL.
  */
 void itree_init_plain(struct itree *t);
+/* Free the tree's own nodes; the ranges in it are forgotten, not touched. */
+void itree_clear(struct itree *t);
 
 /*
  * Insert n (n->start <= n->last set by the caller). Returns 0, or -EEXIST if n intersects a
- * node already in the tree (the tree is then unchanged), or -EINVAL if start > last.
+ * range already in the tree, -EINVAL if start > last, -ENOMEM; the tree is then unchanged.
  */
 int itree_insert(struct itree *t, struct itree_node *n);
 
 /* Remove n, which must be in t. */
 void itree_remove(struct itree *t, struct itree_node *n);
 
-/* Lowest node intersecting [start, last], or NULL. */
+/* Lowest range intersecting [start, last], or NULL. */
 struct itree_node *itree_first_overlap(const struct itree *t, uint64_t start, uint64_t last);
 
-/* Node containing addr, or NULL. */
+/* Range containing addr, or NULL. */
 struct itree_node *itree_find(const struct itree *t, uint64_t addr);
 
 struct itree_node *itree_first(const struct itree *t);
 struct itree_node *itree_last(const struct itree *t);
 struct itree_node *itree_next(const struct itree_node *n);
 struct itree_node *itree_prev(const struct itree_node *n);
+
+/* The largest gap between two ranges (0 for a plain tree); for tests. */
+uint64_t itree_max_gap(const struct itree *t);
 
 /*
  * First-fit search for a free range of `length` addresses (length >= 1) inside [lo, hi].
@@ -81,15 +91,17 @@ struct itree_node *itree_prev(const struct itree_node *n);
  * as the kernel's iopt_alloc_iova does with the page offset), and is accepted if c >= hs and
  * c + length - 1 <= he without overflow. Holes are tried in ascending address order, so the
  * result is the lowest accepted candidate over all holes. Returns 0 and *ret, -ENOSPC, or
- * -EINVAL (length 0, align not a power of two, lo > hi). Subtrees whose largest gap is below
- * length are pruned; holes that are long enough but rejected by alignment are each visited
- * (as the kernel's allocator does), so the search is O(log n) unless many such holes exist.
+ * -EINVAL (length 0, align not a power of two, lo > hi, a plain tree). Children whose largest
+ * gap is below length are skipped; holes long enough but rejected by alignment are each
+ * visited (as the kernel's allocator does), so the search is O(log n) unless many such exist.
  */
 int itree_find_free(const struct itree *t, uint64_t lo, uint64_t hi, uint64_t length,
 		    uint64_t align, uint64_t offset, uint64_t *ret);
 
-/* Checks every structural invariant (order, disjointness, heights, balance, gaps, parent
- * links, count). Returns 0 or -EFAULT; for tests. */
+/*
+ * Checks every structural invariant (order, disjointness, bounds and back pointers, node
+ * fill, depth, gaps, leaf chain, count). Returns 0 or -EFAULT; for tests.
+ */
 int itree_check(const struct itree *t);
 
 #endif

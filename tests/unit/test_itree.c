@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Unit tests for the gap-augmented AVL interval tree. Besides hand-written cases, a long
+ * Unit tests for the gap-augmented B+tree interval tree. Besides hand-written cases, a long
  * randomized run cross-checks every query against a sorted array whose first-fit search is
  * written independently in 128-bit arithmetic, so an overflow slip in the tree cannot be
  * mirrored by the model. The seed is fixed (override with ITREE_SEED) and printed.
@@ -36,6 +36,7 @@ START_TEST(test_basic)
 	struct itree t;
 	struct item a, b, c, d, e, lo, hi, x;
 	struct itree_node *n;
+	uint64_t at;
 
 	itree_init(&t);
 	ck_assert_ptr_null(itree_first(&t));
@@ -60,15 +61,13 @@ START_TEST(test_basic)
 	ck_assert_int_eq(t.count, 3);
 	ck_assert_int_eq(itree_check(&t), 0);
 
-	/* Gap convention from the header. */
-	ck_assert_uint_eq(a.node.gap, 0);
-	ck_assert_uint_eq(b.node.gap, 0);
-	ck_assert_uint_eq(c.node.gap, 9);
+	/* Gap convention from the header: the hole [21,29] is the only one between ranges. */
+	ck_assert_uint_eq(itree_max_gap(&t), 9);
 
 	ck_assert_int_eq(itree_insert(&t, mk(&hi, U64MAX, U64MAX)), 0);
-	ck_assert_uint_eq(hi.node.gap, U64MAX - 41);
+	ck_assert_uint_eq(itree_max_gap(&t), U64MAX - 41);
 	ck_assert_int_eq(itree_insert(&t, mk(&d, 21, 29)), 0);
-	ck_assert_uint_eq(c.node.gap, 0);
+	ck_assert_uint_eq(itree_max_gap(&t), U64MAX - 41);
 	ck_assert_int_eq(itree_check(&t), 0);
 
 	ck_assert_ptr_eq(itree_find(&t, 0), &a.node);
@@ -99,18 +98,20 @@ START_TEST(test_basic)
 	/* Removing the middle node widens its successor's gap. */
 	itree_remove(&t, &d.node);
 	ck_assert_int_eq(itree_check(&t), 0);
-	ck_assert_uint_eq(c.node.gap, 9);
+	ck_assert_int_eq(itree_find_free(&t, 0, U64MAX, 9, 1, 0, &at), 0);
+	ck_assert_uint_eq(at, 21);
 	ck_assert_ptr_null(itree_find(&t, 25));
 	ck_assert_ptr_eq(itree_next(&b.node), &c.node);
 	itree_remove(&t, &a.node);
 	ck_assert_int_eq(itree_check(&t), 0);
-	/* the head hole [0, 9] belongs to no node */
-	ck_assert_uint_eq(b.node.gap, 0);
+	/* the head hole [0, 9] belongs to no node, but is still found first */
+	ck_assert_int_eq(itree_find_free(&t, 0, U64MAX, 9, 1, 0, &at), 0);
+	ck_assert_uint_eq(at, 0);
 	ck_assert_ptr_eq(itree_first(&t), &b.node);
 	itree_remove(&t, &hi.node);
 	itree_remove(&t, &b.node);
 	ck_assert_int_eq(itree_check(&t), 0);
-	ck_assert_uint_eq(c.node.gap, 0);
+	ck_assert_uint_eq(itree_max_gap(&t), 0);
 	ck_assert_ptr_eq(itree_first(&t), &c.node);
 	ck_assert_ptr_eq(itree_last(&t), &c.node);
 	itree_remove(&t, &c.node);
@@ -124,11 +125,9 @@ START_TEST(test_basic)
 	itree_remove(&t, &a.node);
 	ck_assert_int_eq(itree_insert(&t, mk(&lo, 0, 0)), 0);
 	ck_assert_int_eq(itree_insert(&t, mk(&hi, U64MAX, U64MAX)), 0);
-	ck_assert_uint_eq(lo.node.gap, 0);
-	ck_assert_uint_eq(hi.node.gap, U64MAX - 1);
-	ck_assert_uint_eq(t.root->max_gap, U64MAX - 1);
+	ck_assert_uint_eq(itree_max_gap(&t), U64MAX - 1);
 	ck_assert_int_eq(itree_insert(&t, mk(&e, 1, U64MAX - 1)), 0);
-	ck_assert_uint_eq(hi.node.gap, 0);
+	ck_assert_uint_eq(itree_max_gap(&t), 0);
 	ck_assert_int_eq(itree_check(&t), 0);
 	n = itree_first_overlap(&t, 0, U64MAX);
 	ck_assert_ptr_eq(n, &lo.node);
@@ -141,33 +140,44 @@ END_TEST
 START_TEST(test_check_detects)
 {
 	struct itree t;
-	struct item it[8];
+	struct item it[200];
+	struct itree_leaf *saved;
 	int i;
 
 	itree_init(&t);
-	for (i = 0; i < 8; i++)
+	/* enough for three levels: 200 ranges, 32 per node */
+	for (i = 0; i < 200; i++)
 		ck_assert_int_eq(itree_insert(&t, mk(&it[i], i * 10 + 5, i * 10 + 7)), 0);
 	ck_assert_int_eq(itree_check(&t), 0);
+	ck_assert_int_ge(t.depth, 2);
 
-	it[3].node.gap++;
-	ck_assert_int_eq(itree_check(&t), -EFAULT);
-	it[3].node.gap--;
-	t.root->max_gap++;
-	ck_assert_int_eq(itree_check(&t), -EFAULT);
-	t.root->max_gap--;
-	t.root->height++;
-	ck_assert_int_eq(itree_check(&t), -EFAULT);
-	t.root->height--;
 	t.count++;
 	ck_assert_int_eq(itree_check(&t), -EFAULT);
 	t.count--;
+	/* a range changed behind the tree's back: order and its copy of the bounds */
 	it[4].node.last = it[5].node.start;
 	ck_assert_int_eq(itree_check(&t), -EFAULT);
 	it[4].node.last = 47;
-	t.root->left->parent = NULL;
+	it[4].node.start++;
 	ck_assert_int_eq(itree_check(&t), -EFAULT);
-	t.root->left->parent = t.root;
+	it[4].node.start--;
+	/* a back pointer */
+	saved = it[100].node.leaf;
+	it[100].node.leaf = it[0].node.leaf;
+	ck_assert_int_eq(itree_check(&t), -EFAULT);
+	it[100].node.leaf = saved;
+	/* the leaf chain */
+	saved = t.tail;
+	t.tail = t.head;
+	ck_assert_int_eq(itree_check(&t), -EFAULT);
+	t.tail = saved;
+	t.depth++;
+	ck_assert_int_eq(itree_check(&t), -EFAULT);
+	t.depth--;
 	ck_assert_int_eq(itree_check(&t), 0);
+	itree_clear(&t);
+	ck_assert_int_eq(itree_check(&t), 0);
+	ck_assert_ptr_null(itree_first(&t));
 }
 END_TEST
 
@@ -367,10 +377,10 @@ START_TEST(test_scale)
 	}
 	ck_assert_int_eq(itree_check(&t), 0);
 	ck_assert_uint_eq(t.count, SCALE_N);
-	/* AVL bound: 1.4405 log2(n + 2) - 0.3277 < 29 for n = 10^6. */
-	ck_assert_int_le(t.root->height, 29);
-	/* packed: the only hole inside is none; the head hole [0, SCALE_BASE) is off the tree */
-	ck_assert_uint_eq(t.root->max_gap, 0);
+	/* 32 per node: four or five levels for a million */
+	ck_assert_int_le(t.depth, 5);
+	/* packed: no hole between ranges; the head hole [0, SCALE_BASE) is off the tree */
+	ck_assert_uint_eq(itree_max_gap(&t), 0);
 
 	ck_assert_int_eq(ff(&t, 0, U64MAX, 1, 1, 0, &r), 0);
 	ck_assert_uint_eq(r, 0);
@@ -882,7 +892,7 @@ START_TEST(test_full_packing)
 	ck_assert_int_eq(ff(&t, 0, N - 1, 1, 1, 0, &r), -ENOSPC);
 	ck_assert_int_eq(ff(&t, 0, U64MAX, 1, 1, 0, &r), 0);
 	ck_assert_uint_eq(r, N);
-	ck_assert_uint_eq(t.root->max_gap, 0);
+	ck_assert_uint_eq(itree_max_gap(&t), 0);
 	for (i = 0; i < N; i++) {
 		ck_assert_int_eq(ff(&t, 0, N - 1, 1, 1, 0, &r), (i ? 0 : -ENOSPC));
 		if (i)
@@ -959,6 +969,89 @@ START_TEST(test_finger_runs)
 }
 END_TEST
 
+/*
+ * Churn in a deep tree: 100,000 slots inserted and removed at random, then long runs removed
+ * at once, so that leaves and inner nodes split, empty, merge and the root changes hands;
+ * itree_check() every 20,000 operations and after each run, and first-fit answers compared
+ * with a walk over the ranges in order.
+ */
+START_TEST(test_deep_churn)
+{
+	enum { N = 100000, W = 16 };
+	struct itree_node *a = calloc(N, sizeof(*a));
+	char *in = calloc(N, 1);
+	struct itree t;
+	long ops = 0;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(in);
+	itree_init(&t);
+	for (int round = 0; round < 4; round++) {
+		unsigned from;
+
+		for (int k = 0; k < N; k++) {
+			unsigned i = (unsigned)rnd_below(N);
+
+			if (!in[i]) {
+				a[i].start = (uint64_t)i * W;
+				a[i].last = a[i].start + rnd_below(W);
+				ck_assert_int_eq(itree_insert(&t, &a[i]), 0);
+			} else {
+				itree_remove(&t, &a[i]);
+			}
+			in[i] = !in[i];
+			if (++ops % 20000 == 0)
+				ck_assert_int_eq(itree_check(&t), 0);
+		}
+		ck_assert_int_ge(t.depth, 3);
+		from = (unsigned)rnd_below(N);
+		for (unsigned i = from; i < N && i < from + N / 3; i++) {
+			if (in[i])
+				itree_remove(&t, &a[i]);
+			in[i] = 0;
+		}
+		ck_assert_int_eq(itree_check(&t), 0);
+		for (int q = 0; q < 300; q++) {
+			uint64_t len = 1 + rnd_below(4 * W), lo = rnd_below((uint64_t)N * W);
+			uint64_t hi = (uint64_t)N * W, want = 0, prev_end = 0, r;
+			struct itree_node *n = itree_first(&t);
+			bool found = false;
+
+			/* holes in order: head, between ranges, tail; each clipped to [lo, hi] */
+			for (;; n = itree_next(n)) {
+				uint64_t hs = prev_end, he = n ? n->start - 1 : UINT64_MAX;
+
+				if (n && n->start == prev_end) {
+					prev_end = n->last + 1;
+					continue;
+				}
+				hs = hs < lo ? lo : hs;
+				he = he > hi ? hi : he;
+				if (hs <= he && he - hs >= len - 1) {
+					want = hs;
+					found = true;
+					break;
+				}
+				if (!n)
+					break;
+				prev_end = n->last + 1;
+			}
+			ck_assert_int_eq(itree_find_free(&t, lo, hi, len, 1, 0, &r),
+					 found ? 0 : -ENOSPC);
+			if (found)
+				ck_assert_uint_eq(r, want);
+		}
+	}
+	for (unsigned i = 0; i < N; i++)
+		if (in[i])
+			itree_remove(&t, &a[i]);
+	ck_assert_int_eq(itree_check(&t), 0);
+	ck_assert_ptr_null(t.root);
+	free(a);
+	free(in);
+}
+END_TEST
+
 static Suite *itree_suite(void)
 {
 	Suite *s = suite_create("itree");
@@ -972,6 +1065,7 @@ static Suite *itree_suite(void)
 	tcase_add_test(tc, test_full_packing);
 	tcase_add_test(tc, test_scale);
 	tcase_add_test(tc, test_random);
+	tcase_add_test(tc, test_deep_churn);
 	tcase_add_loop_test(tc, test_finger_runs, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
