@@ -3,13 +3,14 @@
  * B+tree interval tree with cached free gaps (see itree.h).
  *
  * Leaves hold the ranges in order as (start, last, node) triples and are chained; an inner
- * node holds for each child a lower bound of its starts (key; key[i + 1] is above every start
- * of child i, so keys are separators that inserts and removals never have to move) and the
- * largest gap inside it. The gap of a leaf's first range depends on the previous leaf's last
- * one, so a change at a leaf's end also refreshes the next leaf. A leaf or inner node that
- * falls below a quarter full merges with a neighbour under the same parent when both fit in
- * one; empty nodes go, and a root with one child hands over to it. The arrays are small
- * enough that scanning them is cheaper than anything cleverer.
+ * node holds for each child the first start in it (key) and the largest gap inside it. Keys
+ * are exact, so a leaf's stretch of the address space is from its first start to the next
+ * leaf's: an insert next to the last one (the finger) needs no descent from the root. The gap of a
+ * leaf's first range depends on the previous leaf's last one, so a change at a leaf's end also
+ * refreshes the next leaf. A leaf or inner node that falls below a quarter full merges with a
+ * neighbour under the same parent when both fit in one; empty nodes go, and a root with one child
+ * hands over to it. The arrays are small enough that scanning them is cheaper than anything
+ * cleverer.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -55,6 +56,23 @@ struct hdr {
 static inline struct itree_inner **parent_of(void *x)
 {
 	return &((struct hdr *)x)->parent;
+}
+
+/*
+ * x's first start is now k: so is the key that leads to it, up to the first ancestor that is
+ * not a first child.
+ */
+static void first_changed(void *x, uint64_t k)
+{
+	struct itree_inner *p;
+
+	for (; (p = *parent_of(x)); x = p) {
+		unsigned i = ((struct hdr *)x)->pidx;
+
+		p->key[i] = k;
+		if (i)
+			return;
+	}
 }
 
 /* Children from index i on learn where they are (after an array moved). */
@@ -347,7 +365,10 @@ static void hang(struct itree *t, void *left, void *right, uint64_t key, bool le
 		p = *spare++;
 		p->parent = NULL;
 		p->n = 0;
-		inner_put(p, 0, 0, node_max(left, leaf), left);
+		inner_put(p, 0,
+			  leaf ? ((struct itree_leaf *)left)->e[0].start
+			       : ((struct itree_inner *)left)->key[0],
+			  node_max(left, leaf), left);
 		inner_put(p, 1, key, node_max(right, leaf), right);
 		t->root = p;
 		t->depth++;
@@ -405,25 +426,16 @@ int itree_insert(struct itree *t, struct itree_node *n)
 		t->count = 1;
 		return 0;
 	}
-	L = t->tail;
-	if (n->start > L->e[L->n - 1].start) {
-		/* past every range: the keys would route it to the last leaf */
-		j = L->n;
-	} else {
-		/* the leaf the keys route start to, lowering leftmost children's bounds on the way
-		 */
+	L = t->finger;
+	if (!L || (L != t->head && L->e[0].start > n->start) ||
+	    (L->next && L->next->e[0].start <= n->start)) {
+		/* not in the finger's stretch: the leaf the keys route start to */
 		x = t->root;
-		for (int d = t->depth; d > 1; d--) {
-			struct itree_inner *in = x;
-			unsigned i = route(in, n->start);
-
-			if (!i && n->start < in->key[0])
-				in->key[0] = n->start;
-			x = in->child[i];
-		}
+		for (int d = t->depth; d > 1; d--)
+			x = ((struct itree_inner *)x)->child[route(x, n->start)];
 		L = x;
-		j = upper(L, n->start);
 	}
+	j = upper(L, n->start);
 	/* neighbours are disjoint and sorted, so only they can intersect n */
 	if (j)
 		pred = &L->e[j - 1];
@@ -492,6 +504,8 @@ int itree_insert(struct itree *t, struct itree_node *n)
 	L->n++;
 	t->count++;
 	t->finger = L;
+	if (!j)
+		first_changed(L, n->start);
 	if (R) {
 		struct itree_leaf *left = R->prev;
 
@@ -513,17 +527,16 @@ int itree_insert(struct itree *t, struct itree_node *n)
 
 /* ---------------------------------------------------------------- remove */
 
-/* Take child i out of p (its lower bound stays p's own when i is 0). */
+/* Take child i out of p. */
 static void inner_take(struct itree_inner *p, unsigned i)
 {
-	unsigned k = i ? i : 1;
-
-	if (p->n > k)
-		memmove(&p->key[k], &p->key[k + 1], (p->n - k - 1) * sizeof(p->key[0]));
+	memmove(&p->key[i], &p->key[i + 1], (p->n - i - 1) * sizeof(p->key[0]));
 	memmove(&p->gap[i], &p->gap[i + 1], (p->n - i - 1) * sizeof(p->gap[0]));
 	memmove(&p->child[i], &p->child[i + 1], (p->n - i - 1) * sizeof(p->child[0]));
 	p->n--;
 	reindex(p, i);
+	if (!i && p->n)
+		first_changed(p, p->key[0]);
 }
 
 static void unlink_leaf(struct itree *t, struct itree_leaf *L)
@@ -651,6 +664,8 @@ void itree_remove(struct itree *t, struct itree_node *n)
 		return;
 	}
 	t->finger = L;
+	if (!j)
+		first_changed(L, L->e[0].start);
 	if (p && L->n < LEAF_MAX / 4) {
 		i = child_index(p, L);
 		if (i + 1 < p->n && L->n + ((struct itree_leaf *)p->child[i + 1])->n <= LEAF_MAX) {
@@ -803,7 +818,7 @@ struct check_state {
  * violation.
  */
 static int check_sub(const void *x, const struct itree_inner *p, int d, uint64_t lo,
-		     uint64_t hi_excl, struct check_state *s, uint64_t *gap)
+		     uint64_t hi_excl, struct check_state *s, uint64_t *gap, uint64_t *first)
 {
 	if (d > MAX_DEPTH || *parent_of((void *)x) != p)
 		return -1;
@@ -836,6 +851,7 @@ static int check_sub(const void *x, const struct itree_inner *p, int d, uint64_t
 			return -1;
 		s->prev_leaf = L;
 		*gap = L->max_gap;
+		*first = L->e[0].start;
 		return 0;
 	} else {
 		const struct itree_inner *in = x;
@@ -844,14 +860,17 @@ static int check_sub(const void *x, const struct itree_inner *p, int d, uint64_t
 		if (!in->n || in->n > INNER_MAX || (!p && in->n < 2) || in->key[0] < lo)
 			return -1;
 		for (unsigned i = 0; i < in->n; i++) {
-			uint64_t end = i + 1 < in->n ? in->key[i + 1] : hi_excl, g;
+			uint64_t end = i + 1 < in->n ? in->key[i + 1] : hi_excl, g, f;
 
 			if (i + 1 < in->n && in->key[i + 1] <= in->key[i])
 				return -1;
-			if (check_sub(in->child[i], in, d + 1, in->key[i], end, s, &g) < 0)
+			if (check_sub(in->child[i], in, d + 1, in->key[i], end, s, &g, &f) < 0)
 				return -1;
-			if (in->gap[i] != g)
+			/* keys are exact: the first start of the child */
+			if (in->gap[i] != g || in->key[i] != f)
 				return -1;
+			if (!i)
+				*first = f;
 			if (g > m)
 				m = g;
 		}
@@ -863,13 +882,13 @@ static int check_sub(const void *x, const struct itree_inner *p, int d, uint64_t
 int itree_check(const struct itree *t)
 {
 	struct check_state s = { .t = t };
-	uint64_t g;
+	uint64_t g, f;
 
 	if (!t->root)
 		return t->count || t->depth || t->head || t->tail ? -EFAULT : 0;
 	if (t->depth < 1 || t->depth > MAX_DEPTH)
 		return -EFAULT;
-	if (check_sub(t->root, NULL, 1, 0, 0, &s, &g) < 0)
+	if (check_sub(t->root, NULL, 1, 0, 0, &s, &g, &f) < 0)
 		return -EFAULT;
 	if (s.seen != t->count || s.prev_leaf != t->tail || t->tail->next)
 		return -EFAULT;
