@@ -93,7 +93,7 @@ struct sim_ioas {
 	struct sim_obj obj;
 	struct itree tree; /* areas and the union of resv[] */
 	size_t nareas;
-	struct slab slab; /* the areas */
+	struct slab slab;      /* the areas */
 	struct sim_resv *resv; /* every owner's ranges, sorted by start, may overlap */
 	size_t nresv;
 	struct sim_area *rnodes; /* the union of resv[] as tree nodes; room for nresv */
@@ -582,7 +582,8 @@ static int ioas_unmap_range(struct sim_ioas *ioas, uint64_t start, uint64_t last
 	uint64_t bytes = 0;
 
 	for (; n && n->start <= last; n = next) {
-		next = itree_next(n);
+		/* nothing after an area reaching last can start inside the range */
+		next = n->last >= last ? NULL : itree_next(n);
 		if (is_reserved(n))
 			continue;
 		if (n->start < start || n->last > last) {

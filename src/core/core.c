@@ -1279,7 +1279,7 @@ int core_map(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
 static int ioas_unmap(struct core *c, struct ioas *io, const struct core_req *rq, bool all,
 		      uint64_t iova, uint64_t length, uint64_t *ret_length)
 {
-	struct itree_node *first, *lastn, *n;
+	struct itree_node *first = NULL, *lastn, *n, *next;
 	uint64_t last, len;
 	int ret;
 
@@ -1309,7 +1309,7 @@ static int ioas_unmap(struct core *c, struct ioas *io, const struct core_req *rq
 			ret = -ENOENT;
 			goto out;
 		}
-		lastn = itree_find(&io->maps, last);
+		lastn = first->last >= last ? first : itree_find(&io->maps, last);
 		if (!lastn) {
 			/* the last node starting before `last` */
 			lastn = first;
@@ -1341,8 +1341,12 @@ static int ioas_unmap(struct core *c, struct ioas *io, const struct core_req *rq
 		goto out;
 	}
 	last = iova + length - 1;
-	while ((n = itree_first_overlap(&io->maps, iova, last)))
+	if (!first)
+		first = itree_first_overlap(&io->maps, iova, last);
+	for (n = first; n && n->start <= last; n = next) {
+		next = n->last >= last ? NULL : itree_next(n);
 		mapping_drop(io, itree_entry(n, struct mapping, node));
+	}
 	io->st_unmaps++;
 	*ret_length = len;
 out:

@@ -184,6 +184,21 @@ static unsigned index_of(const struct itree_node *n)
 	return upper(n->leaf, n->start) - 1;
 }
 
+/*
+ * upper() for the finger leaf, trying first the slot where the last search there ended and
+ * the one after it: a run of neighbours then costs two comparisons instead of a search.
+ */
+static unsigned upper_near(const struct itree *t, const struct itree_leaf *L, uint64_t addr)
+{
+	if (L == t->finger) {
+		for (unsigned k = t->fidx; k <= t->fidx + 1 && k <= L->n; k++)
+			if ((!k || L->e[k - 1].start <= addr) &&
+			    (k == L->n || L->e[k].start > addr))
+				return k;
+	}
+	return upper(L, addr);
+}
+
 struct itree_node *itree_first_overlap(const struct itree *t, uint64_t start, uint64_t last)
 {
 	struct itree_leaf *L;
@@ -192,7 +207,8 @@ struct itree_node *itree_first_overlap(const struct itree *t, uint64_t start, ui
 	if (!t->root || start > last)
 		return NULL;
 	L = leaf_at(t, start);
-	j = upper(L, start);
+	j = upper_near(t, L, start);
+	((struct itree *)t)->fidx = j;
 	/* the last range starting at or below start, if it reaches start */
 	if (j && L->e[j - 1].last >= start)
 		return L->e[j - 1].node;
@@ -435,7 +451,7 @@ int itree_insert(struct itree *t, struct itree_node *n)
 			x = ((struct itree_inner *)x)->child[route(x, n->start)];
 		L = x;
 	}
-	j = upper(L, n->start);
+	j = upper_near(t, L, n->start);
 	/* neighbours are disjoint and sorted, so only they can intersect n */
 	if (j)
 		pred = &L->e[j - 1];
@@ -504,6 +520,7 @@ int itree_insert(struct itree *t, struct itree_node *n)
 	L->n++;
 	t->count++;
 	t->finger = L;
+	t->fidx = j + 1;
 	if (!j)
 		first_changed(L, n->start);
 	if (R) {
@@ -632,7 +649,7 @@ void itree_remove(struct itree *t, struct itree_node *n)
 {
 	struct itree_leaf *L = n->leaf, *next = L->next;
 	struct itree_inner *p = L->parent;
-	unsigned j = index_of(n), i;
+	unsigned j = upper_near(t, L, n->start) - 1, i;
 	/* the gaps in front of n and of what follows it merge into one */
 	uint64_t lost = 0, lost_next = 0;
 
@@ -664,6 +681,7 @@ void itree_remove(struct itree *t, struct itree_node *n)
 		return;
 	}
 	t->finger = L;
+	t->fidx = j;
 	if (!j)
 		first_changed(L, L->e[0].start);
 	if (p && L->n < LEAF_MAX / 4) {

@@ -45,7 +45,8 @@ struct itree {
 	 * lock).
 	 */
 	struct itree_leaf *finger;
-	bool plain; /* no gaps kept: itree_find_free is not available */
+	unsigned fidx; /* where in the finger the last search ended: a hint, checked before use */
+	bool plain;    /* no gaps kept: itree_find_free is not available */
 };
 
 #define itree_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
