@@ -356,6 +356,7 @@ static void obj_free(struct core *c, enum core_obj kind, struct obj *o)
 		struct list *p, *n;
 
 		ioas_drop_mappings(io);
+		itree_clear(&io->maps);
 		slab_destroy(&io->slab);
 		list_for_each_safe (p, n, &io->windows)
 			free(list_entry(p, struct window, o.link));

@@ -93,6 +93,43 @@ void itree_init_plain(struct itree *t)
 	t->plain = true;
 }
 
+union anynode {
+	struct itree_leaf leaf;
+	struct itree_inner inner;
+};
+
+/*
+ * Nodes come from the tree's own list of freed ones first: a driver that unmaps and maps the
+ * same number of ranges again (a ring of buffers) then asks malloc for nothing, and the heap
+ * is not trimmed and faulted back in at every cycle. The list lives until itree_clear().
+ */
+static void *node_get(struct itree *t)
+{
+	void *x = t->spare;
+
+	if (!x)
+		return malloc(sizeof(union anynode));
+	t->spare = *(void **)x;
+	return x;
+}
+
+static void node_put(struct itree *t, void *x)
+{
+	*(void **)x = t->spare;
+	t->spare = x;
+}
+
+/* An empty tree, keeping its kind and its freed nodes. */
+static void reset(struct itree *t)
+{
+	bool plain = t->plain;
+	void *spare = t->spare;
+
+	itree_init(t);
+	t->plain = plain;
+	t->spare = spare;
+}
+
 static void free_sub(void *x, int depth)
 {
 	if (depth > 1) {
@@ -106,12 +143,15 @@ static void free_sub(void *x, int depth)
 
 void itree_clear(struct itree *t)
 {
-	bool plain = t->plain;
-
 	if (t->root)
 		free_sub(t->root, t->depth);
-	itree_init(t);
-	t->plain = plain;
+	while (t->spare) {
+		void *x = t->spare;
+
+		t->spare = *(void **)x;
+		free(x);
+	}
+	reset(t);
 }
 
 /* ---------------------------------------------------------------- searching */
@@ -432,9 +472,10 @@ int itree_insert(struct itree *t, struct itree_node *n)
 	if (n->start > n->last)
 		return -EINVAL;
 	if (!t->root) {
-		L = calloc(1, sizeof(*L));
+		L = node_get(t);
 		if (!L)
 			return -ENOMEM;
+		memset(L, 0, sizeof(*L));
 		set_ent(L, 0, n);
 		L->n = 1;
 		t->root = t->head = t->tail = t->finger = L;
@@ -478,14 +519,15 @@ int itree_insert(struct itree *t, struct itree_node *n)
 	}
 	R = NULL;
 	if (need) {
-		R = malloc(sizeof(*R));
+		R = node_get(t);
 		for (got = 0; R && got < need - 1; got++)
-			if (!(spare[got] = malloc(sizeof(struct itree_inner))))
+			if (!(spare[got] = node_get(t)))
 				break;
 		if (!R || got < need - 1) {
-			free(R);
+			if (R)
+				node_put(t, R);
 			while (got--)
-				free(spare[got]);
+				node_put(t, spare[got]);
 			return -ENOMEM;
 		}
 	}
@@ -582,11 +624,11 @@ static void merge_leaves(struct itree *t, struct itree_leaf *a, struct itree_lea
 	a->n += b->n;
 	unlink_leaf(t, b);
 	inner_take(b->parent, child_index(b->parent, b));
-	free(b);
+	node_put(t, b);
 	refresh(t, a);
 }
 
-static void merge_inners(struct itree_inner *a, struct itree_inner *b)
+static void merge_inners(struct itree *t, struct itree_inner *a, struct itree_inner *b)
 {
 	for (unsigned k = 0; k < b->n; k++) {
 		a->key[a->n + k] = b->key[k];
@@ -597,7 +639,7 @@ static void merge_inners(struct itree_inner *a, struct itree_inner *b)
 	a->n += b->n;
 	reindex(a, a->n - b->n);
 	inner_take(b->parent, child_index(b->parent, b));
-	free(b);
+	node_put(t, b);
 }
 
 /*
@@ -614,21 +656,21 @@ static void shrink(struct itree *t, struct itree_inner *p)
 			t->root = p->child[0];
 			*parent_of(t->root) = NULL;
 			t->depth--;
-			free(p);
+			node_put(t, p);
 		}
 		return;
 	}
 	i = child_index(g, p);
 	if (!p->n) {
 		inner_take(g, i);
-		free(p);
+		node_put(t, p);
 		shrink(t, g);
 		return;
 	}
 	if (p->n < INNER_MAX / 4) {
 		if (i + 1 < g->n &&
 		    p->n + ((struct itree_inner *)g->child[i + 1])->n <= INNER_MAX) {
-			merge_inners(p, g->child[i + 1]);
+			merge_inners(t, p, g->child[i + 1]);
 			propagate(p, inner_max(p));
 			shrink(t, g);
 			return;
@@ -636,7 +678,7 @@ static void shrink(struct itree *t, struct itree_inner *p)
 		if (i && p->n + ((struct itree_inner *)g->child[i - 1])->n <= INNER_MAX) {
 			struct itree_inner *a = g->child[i - 1];
 
-			merge_inners(a, p);
+			merge_inners(t, a, p);
 			propagate(a, inner_max(a));
 			shrink(t, g);
 			return;
@@ -667,15 +709,12 @@ void itree_remove(struct itree *t, struct itree_node *n)
 	if (!L->n) {
 		unlink_leaf(t, L);
 		if (!p) {
-			bool plain = t->plain;
-
-			free(L);
-			itree_init(t);
-			t->plain = plain;
+			node_put(t, L);
+			reset(t);
 			return;
 		}
 		inner_take(p, child_index(p, L));
-		free(L);
+		node_put(t, L);
 		shrink(t, p);
 		refresh(t, next); /* its first gap now reaches back further */
 		return;

@@ -46,6 +46,7 @@ struct itree {
 	 */
 	struct itree_leaf *finger;
 	unsigned fidx; /* where in the finger the last search ended: a hint, checked before use */
+	void *spare;   /* freed nodes, kept for reuse until itree_clear() */
 	bool plain;    /* no gaps kept: itree_find_free is not available */
 };
 
@@ -58,7 +59,10 @@ void itree_init(struct itree *t);
  * returns -EINVAL.
  */
 void itree_init_plain(struct itree *t);
-/* Free the tree's own nodes; the ranges in it are forgotten, not touched. */
+/*
+ * Free the tree's own nodes, including those it keeps for reuse; the ranges in it are
+ * forgotten, not touched. An emptied tree keeps its spare nodes until this is called.
+ */
 void itree_clear(struct itree *t);
 
 /*

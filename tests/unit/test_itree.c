@@ -133,6 +133,7 @@ START_TEST(test_basic)
 	ck_assert_ptr_eq(n, &lo.node);
 	ck_assert_ptr_eq(itree_next(n), &e.node);
 	ck_assert_ptr_eq(itree_next(itree_next(n)), &hi.node);
+	itree_clear(&t);
 }
 END_TEST
 
@@ -178,6 +179,7 @@ START_TEST(test_check_detects)
 	itree_clear(&t);
 	ck_assert_int_eq(itree_check(&t), 0);
 	ck_assert_ptr_null(itree_first(&t));
+	itree_clear(&t);
 }
 END_TEST
 
@@ -350,6 +352,7 @@ START_TEST(test_find_free_edges)
 	ck_assert_int_eq(ff(&t, 0, 1000, 1, 1, 0, &r), 0);
 	ck_assert_uint_eq(r, 200);
 	ck_assert_int_eq(itree_check(&t), 0);
+	itree_clear(&t);
 }
 END_TEST
 
@@ -422,6 +425,7 @@ START_TEST(test_scale)
 	ck_assert_ptr_null(itree_find(&t, mid + 7));
 	ck_assert_ptr_eq(itree_first_overlap(&t, mid, U64MAX), &it[SCALE_N / 2 + 2].node);
 	free(it);
+	itree_clear(&t);
 }
 END_TEST
 
@@ -862,6 +866,7 @@ START_TEST(test_random)
 	}
 	ck_assert_int_eq(op, RAND_OPS);
 	free(m);
+	itree_clear(&t);
 }
 END_TEST
 
@@ -903,6 +908,7 @@ START_TEST(test_full_packing)
 		ck_assert_int_eq(itree_check(&t), 0);
 	}
 	ck_assert_ptr_null(t.root);
+	itree_clear(&t);
 }
 END_TEST
 
@@ -966,6 +972,7 @@ START_TEST(test_finger_runs)
 
 		ck_assert_int_eq(itree_find_free(&t, 0, UINT64_MAX, 1, 1, 0, &at), -EINVAL);
 	}
+	itree_clear(&t);
 }
 END_TEST
 
@@ -1049,6 +1056,7 @@ START_TEST(test_deep_churn)
 	ck_assert_ptr_null(t.root);
 	free(a);
 	free(in);
+	itree_clear(&t);
 }
 END_TEST
 
