@@ -9,7 +9,8 @@
  *   bench_batch nop IOAS_DIR SOURCE N      N NOPs through the batch file: the channel's own cost
  *   bench_batch cat FILE                   read FILE to the end; seconds and bytes
  * Each prints "key value" lines: nanoseconds per command (map and unmap each count one), or
- * what it measured. Every completion is checked; a failed command ends the run with exit 1.
+ * what it measured; batch and nop also the CPU time this process (with its io_uring workers)
+ * spent per command. Every completion is checked; a failed command ends the run with exit 1.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -173,9 +175,20 @@ static int cat(const char *file)
 	return 0;
 }
 
+/* CPU time of this process in ns: the program and its io_uring workers (same thread group). */
+static double cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned n = argc > 4 ? (unsigned)strtoul(argv[4], NULL, 0) : 0;
+	double c0 = cpu_ns();
 
 	if (argc == 3 && !strcmp(argv[1], "cat"))
 		return cat(argv[2]);
@@ -184,10 +197,13 @@ int main(int argc, char **argv)
 				"cat FILE\n");
 		return 2;
 	}
-	if (!strcmp(argv[1], "batch"))
+	if (!strcmp(argv[1], "batch")) {
 		printf("batch_ns_per_cmd %.1f\n", batch_run(argv[2], argv[3], n, true, false));
-	else if (!strcmp(argv[1], "nop"))
+		printf("batch_client_cpu_ns_per_cmd %.1f\n", (cpu_ns() - c0) / (2.0 * n));
+	} else if (!strcmp(argv[1], "nop")) {
 		printf("batch_nop_ns_per_cmd %.1f\n", batch_run(argv[2], argv[3], n, false, true));
+		printf("batch_nop_client_cpu_ns_per_cmd %.1f\n", (cpu_ns() - c0) / n);
+	}
 	else if (!strcmp(argv[1], "fill"))
 		printf("fill_ns_per_map %.1f\n", batch_run(argv[2], argv[3], n, false, false));
 	else if (!strcmp(argv[1], "lines"))

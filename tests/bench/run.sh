@@ -3,6 +3,9 @@
 # make bench: mount a private ioasfs on the sim backend and print the figures of the batch
 # issue as "key value" lines. A benchmark, not a test: it fails only if something breaks.
 #   batch_vs_inprocess_ratio  4 KiB fixed map+unmap, batch file vs the sim backend in-process
+#   batch_nop_*               the same channel carrying NOPs: what FUSE and io_uring cost alone
+#   *_cpu_ns_per_cmd          CPU time per command of the daemon and of the program (with its
+#                             io_uring workers) during a long batch run: where the time goes
 #   scale_1M_vs_1K_ratio      per-op cost with 1,000,000 mappings vs 1,000 (bench_core)
 #   bytes_per_mapping         daemon RSS growth per mapping at 1,000,000 mappings
 #   cat_mappings_*            reading `mappings` at 100,000 and 1,000,000 lines
@@ -27,16 +30,29 @@ best() { sort -g | head -1; }
 val() { awk -v k="$1" '$1 == k { print $2 }'; }
 
 N=65536
+ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+hz=$(getconf CLK_TCK)
 inproc=$(for _ in 1 2 3; do "$BENCH_CORE" inproc $N | val inprocess_ns_per_cmd; done | best)
 corein=$(for _ in 1 2 3; do "$BENCH_CORE" corebatch $N | val core_batch_ns_per_cmd; done | best)
 batch=$(for _ in 1 2 3; do "$BENCH_BATCH" batch "$M/ioas/vm" buf $N | val batch_ns_per_cmd; done | best)
 lines=$("$BENCH_BATCH" lines "$M/ioas/vm" buf 20000 | val text_line_per_write_ns_per_cmd)
 bulk=$("$BENCH_BATCH" bulk "$M/ioas/vm" buf $N | val text_1024_lines_per_write_ns_per_cmd)
+nop=$(for _ in 1 2 3; do "$BENCH_BATCH" nop "$M/ioas/vm" buf $((4 * N)) | val batch_nop_ns_per_cmd; done | best)
+# CPU accounting over a longer run (clock ticks are coarse): 8 x 65536 maps and unmaps
+t0=$(ticks)
+"$BENCH_BATCH" batch "$M/ioas/vm" buf $((4 * N)) >"$W/cpu"
+t1=$(ticks)
 echo "inprocess_ns_per_cmd $inproc"
 echo "core_batch_inprocess_ns_per_cmd $corein"
 echo "batch_ns_per_cmd $batch"
 echo "text_one_line_per_write_ns_per_cmd $lines"
 echo "text_1024_lines_per_write_ns_per_cmd $bulk"
+echo "batch_nop_ns_per_cmd $nop"
+awk -v b="$nop" -v i="$inproc" 'BEGIN { printf "batch_nop_vs_inprocess_ratio %.2f\n", b / i }'
+awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$((8 * N))" \
+	'BEGIN { printf "batch_daemon_cpu_ns_per_cmd %.0f\n", t * 1e9 / hz / n }'
+val batch_client_cpu_ns_per_cmd <"$W/cpu" | awk '{ printf "batch_client_cpu_ns_per_cmd %.0f\n", $1 }'
+echo "cpus $(nproc)"
 # the issue's ratio: against the sim backend alone; and the channel's own cost: against the
 # same records run by the daemon's core in-process (model + sim, no FUSE)
 awk -v b="$batch" -v i="$inproc" 'BEGIN { printf "batch_vs_inprocess_ratio %.2f\n", b / i }'
