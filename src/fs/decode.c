@@ -138,6 +138,21 @@ int decode_copy_line(char *line, struct core_copy_cmd *ret, char *why, size_t le
 	return 0;
 }
 
+/* Whether name[from..] is all zero: whole words where it can, as most records end in zeros. */
+static bool zero_from(const char *name, size_t from)
+{
+	uint64_t acc = 0, w;
+	size_t i = from;
+
+	for (; i < IOASFS_NAME_LEN && (i & 7); i++)
+		acc |= (unsigned char)name[i];
+	for (; i < IOASFS_NAME_LEN; i += 8) {
+		memcpy(&w, name + i, sizeof(w));
+		acc |= w;
+	}
+	return !acc;
+}
+
 int decode_batch(const struct ioasfs_cmd *raw, struct ioasfs_cmd *host, unsigned n, char *why,
 		 size_t len)
 {
@@ -145,7 +160,6 @@ int decode_batch(const struct ioasfs_cmd *raw, struct ioasfs_cmd *host, unsigned
 		[IOASFS_OP_UNMAP] = IOASFS_CMD_UNMAP_ALL,
 		[IOASFS_OP_COPY] = IOASFS_CMD_COPY_FIXED,
 	};
-	static const char zeros[IOASFS_NAME_LEN];
 
 	for (unsigned i = 0; i < n; i++) {
 		const struct ioasfs_cmd *w = &raw[i];
@@ -204,7 +218,7 @@ int decode_batch(const struct ioasfs_cmd *raw, struct ioasfs_cmd *host, unsigned
 				 i + 1);
 			return -EINVAL;
 		}
-		if (memcmp(nul, zeros, c.name + sizeof(c.name) - nul)) {
+		if (!zero_from(c.name, (size_t)(nul - c.name))) {
 			snprintf(why, len, "record %u: %s", i + 1,
 				 named ? "name has bytes after its end"
 				       : "a name on an opcode that takes none");

@@ -105,7 +105,11 @@ int main(int argc, char **argv)
 	bad("UNMAP_ALL on NOP", NOP, 0)->flags = htole32(IOASFS_CMD_UNMAP_ALL);
 	memset(bad("name without NUL", MAP(0, 0x1000, 0), 0)->name, 'a', IOASFS_NAME_LEN);
 	bad("bytes after the name's NUL", MAP(0, 0x1000, 0), 0)->name[IOASFS_NAME_LEN - 1] = 'x';
+	/* the source is "malformed", NUL at 9: a byte in the NUL's 8-byte word, one in the next */
+	bad("a byte right after the name's NUL", MAP(0, 0x1000, 0), 0)->name[10] = 'x';
+	bad("a byte in the word after the NUL's", MAP(0, 0x1000, 0), 0)->name[17] = 'x';
 	bad("a name on UNMAP", UNMAP(0x1000, 0x1000), 0)->name[0] = 'x';
+	bad("a byte in the middle of NOP's name", NOP, 0)->name[37] = 'x';
 	bad("MAP_FIXED iova + length wraps", MAP(0xfffffffffffff000ull, 0x2000, 0), 0)->opcode =
 	    IOASFS_OP_MAP_FIXED;
 	bad("MAP offset + length wraps", MAP(0, 0x2000, 0xfffffffffffff000ull), 0);
