@@ -26,8 +26,8 @@
  * chunk * inflight never exceeds IOASFS_BATCH_MAX_CQES, so the session's completion queue
  * cannot overflow (the daemon would refuse such a write with ENOBUFS). A broken channel (a
  * completion with an unknown tag, a torn record, an empty follow-up read, a failing read)
- * completes every command in flight with the error and refuses further submissions. Functions return
- * 0 (or a count) or -errno and never set errno.
+ * completes every command in flight with the error and refuses further submissions. Functions
+ * return 0 (or a count) or -errno and never set errno.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* asprintf */
@@ -46,6 +46,7 @@
 
 #include "ioasfs/batch.h"
 
+/* both powers of two: the rings double from QUEUE_MIN, and index with a mask */
 #define QUEUE_MAX	 (1u << 20) /* commands queued, in flight or reaped but unread */
 #define QUEUE_MIN	 1024
 #define CHUNK_DEFAULT	 1024
@@ -121,7 +122,7 @@ static int queue_grow(struct ioasfs_batch *b)
 		goto err;
 	}
 	for (size_t i = 0; i < b->q_len; i++)
-		q[i] = b->q[(b->q_head + i) % b->q_cap];
+		q[i] = b->q[(b->q_head + i) & (b->q_cap - 1)];
 	free(b->q);
 	b->q = q;
 	b->q_cap = cap;
@@ -144,7 +145,7 @@ static int queue_push(struct ioasfs_batch *b, const struct ioasfs_cmd *cmd)
 		if (ret < 0)
 			goto err;
 	}
-	b->q[(b->q_head + b->q_len++) % b->q_cap] = *cmd;
+	b->q[(b->q_head + b->q_len++) & (b->q_cap - 1)] = *cmd;
 	return 0;
 err:
 	return ret;
@@ -167,7 +168,7 @@ static int done_reserve(struct ioasfs_batch *b, size_t n)
 		goto err;
 	}
 	for (size_t i = 0; i < b->done_len; i++)
-		d[i] = b->done[(b->done_head + i) % b->done_cap];
+		d[i] = b->done[(b->done_head + i) & (b->done_cap - 1)];
 	free(b->done);
 	b->done = d;
 	b->done_cap = cap;
@@ -197,7 +198,7 @@ static void complete(struct ioasfs_batch *b, uint32_t t, int32_t res, uint32_t f
 		b->run_done++;
 	} else {
 		/* done_reserve() at submit time made room for every tag in use */
-		b->done[(b->done_head + b->done_len++) % b->done_cap] = cqe;
+		b->done[(b->done_head + b->done_len++) & (b->done_cap - 1)] = cqe;
 	}
 	tag->used = false;
 	b->free_tags[b->nfree++] = t;
@@ -645,7 +646,7 @@ static int start_pair(struct ioasfs_batch *b, unsigned i)
 		struct tag *tag = &b->tags[t];
 
 		*c = b->q[b->q_head];
-		b->q_head = (b->q_head + 1) % b->q_cap;
+		b->q_head = (b->q_head + 1) & (b->q_cap - 1);
 		b->q_len--;
 		tag->user_data = le64toh(c->user_data);
 		tag->iova = le64toh(c->iova);
@@ -726,10 +727,18 @@ int ioasfs_batch_reap(struct ioasfs_batch *b, struct ioasfs_cqe *cqes, unsigned 
 		if (r < 0)
 			break;
 	}
+	/* at most two runs: up to the end of the ring, then from its start */
 	while (n < max && b->done_len) {
-		cqes[n++] = b->done[b->done_head];
-		b->done_head = (b->done_head + 1) % b->done_cap;
-		b->done_len--;
+		size_t k = b->done_cap - b->done_head;
+
+		if (k > b->done_len)
+			k = b->done_len;
+		if (k > max - n)
+			k = max - n;
+		memcpy(&cqes[n], &b->done[b->done_head], k * sizeof(*cqes));
+		n += (unsigned)k;
+		b->done_head = (b->done_head + k) & (b->done_cap - 1);
+		b->done_len -= k;
 	}
 	return (int)n;
 err:
