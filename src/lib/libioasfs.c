@@ -86,10 +86,18 @@ struct ioasfs_batch {
 	uint32_t *free_tags; /* stack of unused tag indices */
 	uint32_t ntags, nfree;
 
-	/* commands queued, not yet written: a ring of wire records */
+	/*
+	 * Commands queued, not yet written. The oldest are built in place in the write buffer of
+	 * the filling slot, a slot whose write is not in flight, so that submitting them copies
+	 * nothing; when that buffer is full, or every write buffer is in flight, the rest go to a
+	 * ring of wire records, which then takes every command until it is empty again: whatever
+	 * the filling slot holds is older than anything in the ring.
+	 */
+	int fill;	 /* the filling slot, or -1 */
+	unsigned fill_n; /* records in its write buffer */
 	struct ioasfs_cmd *q;
 	size_t q_cap, q_head, q_len;
-	uint64_t q_seq; /* seq of q[q_head] */
+	uint64_t q_seq; /* seq of the oldest command queued */
 
 	/* completions arrived, not yet reaped: a ring, host order */
 	struct ioasfs_cqe *done;
@@ -104,6 +112,11 @@ struct ioasfs_batch {
 static unsigned tags_used(const struct ioasfs_batch *b)
 {
 	return b->ntags - b->nfree;
+}
+
+static size_t queued(const struct ioasfs_batch *b)
+{
+	return b->fill_n + b->q_len;
 }
 
 /* ---------------------------------------------------------------- rings */
@@ -132,23 +145,80 @@ err:
 	return ret;
 }
 
-static int queue_push(struct ioasfs_batch *b, const struct ioasfs_cmd *cmd)
+/* The next command goes in place: the ring is empty and the filling slot has room. */
+static bool in_place(const struct ioasfs_batch *b)
 {
-	int ret;
+	return !b->q_len && b->fill >= 0 && b->fill_n < b->chunk;
+}
+
+/*
+ * Where to build the next queued command: in place or at the tail of the ring. The caller
+ * writes the whole record there, then counts it with queue_commit().
+ */
+static int queue_next(struct ioasfs_batch *b, struct ioasfs_cmd **ret)
+{
+	int r;
 
 	if (ioasfs_batch_pending(b) >= QUEUE_MAX) {
-		ret = -ENOSPC;
+		r = -ENOSPC;
 		goto err;
 	}
+	/* a write buffer whose write is not in flight; its read may be (start_pair() swaps) */
+	if (!b->q_len && b->fill < 0)
+		for (unsigned i = 0; i < b->inflight; i++)
+			if (!b->slots[i].wbusy) {
+				b->fill = (int)i;
+				break;
+			}
+	if (in_place(b)) {
+		*ret = &b->slots[b->fill].cmds[b->fill_n];
+		return 0;
+	}
 	if (b->q_len == b->q_cap) {
-		ret = queue_grow(b);
-		if (ret < 0)
+		r = queue_grow(b);
+		if (r < 0)
 			goto err;
 	}
-	b->q[(b->q_head + b->q_len++) & (b->q_cap - 1)] = *cmd;
+	*ret = &b->q[(b->q_head + b->q_len) & (b->q_cap - 1)];
 	return 0;
 err:
-	return ret;
+	return r;
+}
+
+static void queue_commit(struct ioasfs_batch *b)
+{
+	if (in_place(b))
+		b->fill_n++;
+	else
+		b->q_len++;
+}
+
+static int queue_push(struct ioasfs_batch *b, const struct ioasfs_cmd *cmd)
+{
+	struct ioasfs_cmd *c;
+	int r = queue_next(b, &c);
+
+	if (r < 0)
+		return r;
+	*c = *cmd;
+	queue_commit(b);
+	return 0;
+}
+
+/* Move the n oldest commands of the ring to dst: at most two runs, the ring wraps. */
+static void queue_take(struct ioasfs_batch *b, struct ioasfs_cmd *dst, size_t n)
+{
+	while (n) {
+		size_t k = b->q_cap - b->q_head;
+
+		if (k > n)
+			k = n;
+		memcpy(dst, &b->q[b->q_head], k * sizeof(*dst));
+		dst += k;
+		n -= k;
+		b->q_head = (b->q_head + k) & (b->q_cap - 1);
+		b->q_len -= k;
+	}
 }
 
 /* Make room for n completions in the reaped FIFO, so that harvesting never allocates. */
@@ -415,6 +485,7 @@ int ioasfs_batch_open(const char *ioas_dir, const struct ioasfs_batch_opts *opts
 		goto err;
 	}
 	b->fd = -1;
+	b->fill = -1;
 	b->chunk = chunk;
 	b->inflight = inflight;
 	b->fd = open(path, O_RDWR | O_CLOEXEC);
@@ -505,12 +576,15 @@ static bool wraps(uint64_t first, uint64_t length)
 	return length && first + (length - 1) < first;
 }
 
-/* A wire record; 0 or -EINVAL for a bad handle, access or name. */
-static int make_cmd(struct ioasfs_batch *b, uint8_t opcode, unsigned prot, uint32_t flags,
-		    uint64_t user_data, uint64_t iova, uint64_t length, uint64_t offset,
-		    const char *name, struct ioasfs_cmd *ret)
+/*
+ * Queue a wire record, built where it will be written from; 0, -EINVAL for a bad handle,
+ * access or name, or what queue_next() returns. fd is 0 but for MAP_FD*.
+ */
+static int queue_cmd(struct ioasfs_batch *b, uint8_t opcode, unsigned prot, uint32_t flags,
+		     uint64_t user_data, uint64_t iova, uint64_t length, uint64_t offset,
+		     const char *name, int32_t fd)
 {
-	struct ioasfs_cmd cmd;
+	struct ioasfs_cmd *c;
 	size_t len = 0;
 	int r;
 
@@ -525,31 +599,29 @@ static int make_cmd(struct ioasfs_batch *b, uint8_t opcode, unsigned prot, uint3
 			goto err;
 		}
 	}
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.version = htole16(IOASFS_BATCH_VERSION);
-	cmd.opcode = opcode;
-	cmd.prot = (uint8_t)prot;
-	cmd.flags = htole32(flags);
-	cmd.user_data = htole64(user_data);
-	cmd.iova = htole64(iova);
-	cmd.length = htole64(length);
-	cmd.offset = htole64(offset);
+	r = queue_next(b, &c);
+	if (r < 0)
+		goto err;
+	/* field by field: the whole record at once becomes a slow rep stos */
+	c->version = htole16(IOASFS_BATCH_VERSION);
+	c->opcode = opcode;
+	c->prot = (uint8_t)prot;
+	c->flags = htole32(flags);
+	c->user_data = htole64(user_data);
+	c->iova = htole64(iova);
+	c->length = htole64(length);
+	c->offset = htole64(offset);
+	c->fd = (int32_t)htole32((uint32_t)fd);
+	c->fd_pad = 0;
+	c->fd_reserved[0] = 0;
+	c->fd_reserved[1] = 0;
+	memset(c->name, 0, sizeof(c->name));
 	if (name)
-		memcpy(cmd.name, name, len);
-	*ret = cmd;
+		memcpy(c->name, name, len);
+	queue_commit(b);
 	return 0;
 err:
 	return r;
-}
-
-static int queue_cmd(struct ioasfs_batch *b, uint8_t opcode, unsigned prot, uint32_t flags,
-		     uint64_t user_data, uint64_t iova, uint64_t length, uint64_t offset,
-		     const char *name)
-{
-	struct ioasfs_cmd cmd;
-	int r = make_cmd(b, opcode, prot, flags, user_data, iova, length, offset, name, &cmd);
-
-	return r < 0 ? r : queue_push(b, &cmd);
 }
 
 int ioasfs_batch_map(struct ioasfs_batch *b, const char *source, uint64_t offset, uint64_t length,
@@ -559,7 +631,7 @@ int ioasfs_batch_map(struct ioasfs_batch *b, const char *source, uint64_t offset
 		return -EINVAL;
 	if (wraps(offset, length))
 		return -EOVERFLOW;
-	return queue_cmd(b, IOASFS_OP_MAP, prot, 0, user_data, 0, length, offset, source);
+	return queue_cmd(b, IOASFS_OP_MAP, prot, 0, user_data, 0, length, offset, source, 0);
 }
 
 int ioasfs_batch_map_fixed(struct ioasfs_batch *b, uint64_t iova, const char *source,
@@ -569,19 +641,20 @@ int ioasfs_batch_map_fixed(struct ioasfs_batch *b, uint64_t iova, const char *so
 		return -EINVAL;
 	if (wraps(iova, length) || wraps(offset, length))
 		return -EOVERFLOW;
-	return queue_cmd(b, IOASFS_OP_MAP_FIXED, prot, 0, user_data, iova, length, offset, source);
+	return queue_cmd(b, IOASFS_OP_MAP_FIXED, prot, 0, user_data, iova, length, offset, source,
+			 0);
 }
 
 int ioasfs_batch_unmap(struct ioasfs_batch *b, uint64_t iova, uint64_t length, uint64_t user_data)
 {
 	if (wraps(iova, length))
 		return -EOVERFLOW;
-	return queue_cmd(b, IOASFS_OP_UNMAP, 0, 0, user_data, iova, length, 0, NULL);
+	return queue_cmd(b, IOASFS_OP_UNMAP, 0, 0, user_data, iova, length, 0, NULL, 0);
 }
 
 int ioasfs_batch_unmap_all(struct ioasfs_batch *b, uint64_t user_data)
 {
-	return queue_cmd(b, IOASFS_OP_UNMAP, 0, IOASFS_CMD_UNMAP_ALL, user_data, 0, 0, 0, NULL);
+	return queue_cmd(b, IOASFS_OP_UNMAP, 0, IOASFS_CMD_UNMAP_ALL, user_data, 0, 0, 0, NULL, 0);
 }
 
 int ioasfs_batch_copy(struct ioasfs_batch *b, const char *src_ioas, uint64_t src_iova,
@@ -594,42 +667,43 @@ int ioasfs_batch_copy(struct ioasfs_batch *b, const char *src_ioas, uint64_t src
 	if (wraps(src_iova, length) || (fixed && wraps(dst_iova, length)))
 		return -EOVERFLOW;
 	return queue_cmd(b, IOASFS_OP_COPY, prot, fixed ? IOASFS_CMD_COPY_FIXED : 0, user_data,
-			 fixed ? dst_iova : 0, length, src_iova, src_ioas);
+			 fixed ? dst_iova : 0, length, src_iova, src_ioas, 0);
 }
 
 int ioasfs_batch_map_fd(struct ioasfs_batch *b, uint64_t iova, int fd, uint64_t offset,
 			uint64_t length, unsigned prot, uint64_t user_data)
 {
 	bool fixed = iova != IOASFS_IOVA_AUTO;
-	struct ioasfs_cmd cmd;
-	int r;
 
 	if (fd < 0)
 		return -EBADF;
 	if ((fixed && wraps(iova, length)) || wraps(offset, length))
 		return -EOVERFLOW;
-	r = make_cmd(b, fixed ? IOASFS_OP_MAP_FD_FIXED : IOASFS_OP_MAP_FD, prot, 0, user_data,
-		     fixed ? iova : 0, length, offset, NULL, &cmd);
-	if (r < 0)
-		return r;
-	cmd.fd = (int32_t)htole32((uint32_t)fd);
-	return queue_push(b, &cmd);
+	return queue_cmd(b, fixed ? IOASFS_OP_MAP_FD_FIXED : IOASFS_OP_MAP_FD, prot, 0, user_data,
+			 fixed ? iova : 0, length, offset, NULL, fd);
 }
 
 int ioasfs_batch_nop(struct ioasfs_batch *b, uint64_t user_data)
 {
-	return queue_cmd(b, IOASFS_OP_NOP, 0, 0, user_data, 0, 0, 0, NULL);
+	return queue_cmd(b, IOASFS_OP_NOP, 0, 0, user_data, 0, 0, 0, NULL, 0);
 }
 
 /* ---------------------------------------------------------------- submit and reap */
 
-/* Move up to chunk queued commands into slot s and queue its WRITE+READ pair. */
+/*
+ * Queue the WRITE+READ pair of idle slot i with up to chunk queued commands, oldest first:
+ * those of the filling slot, whose write buffer becomes i's (the buffers of two slots whose
+ * writes are not in flight are interchangeable), then copies from the ring.
+ */
 static int start_pair(struct ioasfs_batch *b, unsigned i)
 {
 	struct slot *s = &b->slots[i];
 	struct io_uring_sqe *w, *rd;
-	unsigned k = b->q_len < b->chunk ? (unsigned)b->q_len : b->chunk;
+	unsigned here = b->fill_n, k = here;
 	int r;
+
+	if (b->q_len)
+		k += b->q_len < b->chunk - here ? (unsigned)b->q_len : b->chunk - here;
 
 	r = done_reserve(b, b->done_len + tags_used(b) + k);
 	if (r < 0)
@@ -640,14 +714,20 @@ static int start_pair(struct ioasfs_batch *b, unsigned i)
 	}
 	w = io_uring_get_sqe(&b->ring);
 	rd = io_uring_get_sqe(&b->ring);
+	if (b->fill >= 0 && b->fill != (int)i) {
+		struct ioasfs_cmd *cmds = s->cmds;
+
+		s->cmds = b->slots[b->fill].cmds;
+		b->slots[b->fill].cmds = cmds;
+	}
+	b->fill = -1;
+	b->fill_n = 0;
+	queue_take(b, &s->cmds[here], k - here);
 	for (unsigned j = 0; j < k; j++) {
 		struct ioasfs_cmd *c = &s->cmds[j];
 		uint32_t t = b->free_tags[--b->nfree];
 		struct tag *tag = &b->tags[t];
 
-		*c = b->q[b->q_head];
-		b->q_head = (b->q_head + 1) & (b->q_cap - 1);
-		b->q_len--;
 		tag->user_data = le64toh(c->user_data);
 		tag->iova = le64toh(c->iova);
 		tag->length = le64toh(c->length);
@@ -683,7 +763,7 @@ int ioasfs_batch_submit(struct ioasfs_batch *b)
 		r = b->err;
 		goto err;
 	}
-	for (unsigned i = 0; i < b->inflight && b->q_len; i++) {
+	for (unsigned i = 0; i < b->inflight && queued(b); i++) {
 		if (b->slots[i].wbusy || b->slots[i].rbusy)
 			continue;
 		r = start_pair(b, i);
@@ -749,14 +829,14 @@ unsigned ioasfs_batch_pending(const struct ioasfs_batch *b)
 {
 	if (!b)
 		return 0;
-	return (unsigned)(b->q_len + tags_used(b) + b->done_len);
+	return (unsigned)(queued(b) + tags_used(b) + b->done_len);
 }
 
 int ioasfs_batch_run(struct ioasfs_batch *b, const struct ioasfs_cmd *cmds, unsigned n,
 		     struct ioasfs_cqe *cqes)
 {
 	unsigned next = 0;
-	uint64_t mine;
+	uint64_t mine, k;
 	int r;
 
 	if (!b || (n && (!cmds || !cqes)) || b->run_cqes) {
@@ -770,7 +850,7 @@ int ioasfs_batch_run(struct ioasfs_batch *b, const struct ioasfs_cmd *cmds, unsi
 	if (!n)
 		return 0;
 	b->run_cqes = cqes;
-	b->run_base = b->q_seq + b->q_len;
+	b->run_base = b->q_seq + queued(b);
 	b->run_n = n;
 	b->run_done = 0;
 	while (b->run_done < n) {
@@ -780,7 +860,7 @@ int ioasfs_batch_run(struct ioasfs_batch *b, const struct ioasfs_cmd *cmds, unsi
 		 */
 		while (next < n) {
 			r = queue_push(b, &cmds[next]);
-			if (r < 0 && (r == -ENOSPC || b->q_len))
+			if (r < 0 && (r == -ENOSPC || queued(b)))
 				break;
 			if (r < 0)
 				goto drop;
@@ -803,8 +883,11 @@ drop:
 	 * Nothing of this run is in flight here: either nothing at all is, or the channel failed,
 	 * which completed everything. Its commands still queued are the newest: drop them.
 	 */
-	mine = b->q_seq + b->q_len - b->run_base;
-	b->q_len -= mine < b->q_len ? mine : b->q_len;
+	mine = b->q_seq + queued(b) - b->run_base;
+	k = mine < b->q_len ? mine : b->q_len;
+	b->q_len -= k;
+	mine -= k;
+	b->fill_n -= mine < b->fill_n ? (unsigned)mine : b->fill_n;
 	b->run_cqes = NULL;
 err:
 	return r;
