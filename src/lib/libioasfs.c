@@ -3,12 +3,13 @@
  * libioasfs: the batch channel of ioasfs (ioas/NAME/batch) driven through io_uring, so that a
  * program maps thousands of regions in a few system calls and never blocks on the daemon.
  *
- * Commands are queued locally (a bounded ring of wire records) and leave in chunks: each
- * chunk is one IORING_OP_WRITE of its records at offset 0 linked (IOSQE_IO_LINK) to one
- * IORING_OP_READ of as many completions, and up to `inflight` such pairs run at once, each in
- * a slot that owns the two buffers. The daemon keeps one FIFO of completions per session and
- * the writes in flight may run in any order, so a read returns whatever completions are
- * oldest, not necessarily those of its own write. Three consequences shape this file:
+ * Commands are queued locally, built in the buffers they will be written from, and leave in
+ * chunks: each chunk is one IORING_OP_WRITE of its records at offset 0 linked (IOSQE_IO_LINK)
+ * to one IORING_OP_READ of as many completions, and up to `inflight` such pairs run at once,
+ * each in a slot that owns the two buffers. The daemon keeps one FIFO of completions per
+ * session and the writes in flight may run in any order, so a read returns whatever
+ * completions are oldest, not necessarily those of its own write. Three consequences shape
+ * this file:
  *
  *  - Completions are matched to commands by a tag, not by position: on the wire user_data is
  *    the index of an entry in a table of commands in flight, which remembers the caller's
@@ -46,7 +47,7 @@
 
 #include "ioasfs/batch.h"
 
-/* both powers of two: the rings double from QUEUE_MIN, and index with a mask */
+/* both powers of two: the completion ring doubles from QUEUE_MIN, and indexes with a mask */
 #define QUEUE_MAX	 (1u << 20) /* commands queued, in flight or reaped but unread */
 #define QUEUE_MIN	 1024
 #define CHUNK_DEFAULT	 1024
@@ -58,12 +59,17 @@
 #define UD_READ	 1u
 
 struct slot {
-	struct ioasfs_cmd *cmds; /* the records being written, user_data = tag */
+	struct ioasfs_cmd *cmds; /* the records being written, user_data = tag; NULL when idle */
 	struct ioasfs_cqe *cqes; /* the read buffer */
 	unsigned ncmds;		 /* records of the write in flight */
 	unsigned asked;		 /* completions the read in flight asks for */
 	bool wbusy, rbusy;
 	bool followup; /* the read in flight is not linked to a write */
+};
+
+/* A write buffer nobody uses: the link of the spares' list, over its first record. */
+struct spare {
+	struct spare *next;
 };
 
 /* A command written (or being written) whose completion has not arrived. */
@@ -87,17 +93,17 @@ struct ioasfs_batch {
 	uint32_t ntags, nfree;
 
 	/*
-	 * Commands queued, not yet written. The oldest are built in place in the write buffer of
-	 * the filling slot, a slot whose write is not in flight, so that submitting them copies
-	 * nothing; when that buffer is full, or every write buffer is in flight, the rest go to a
-	 * ring of wire records, which then takes every command until it is empty again: whatever
-	 * the filling slot holds is older than anything in the ring.
+	 * Commands queued, not yet written, built where they will be written from: a FIFO of
+	 * write buffers of chunk records each, all full but the newest, which holds q_tail_n. A
+	 * submit hands whole buffers to slots, so it copies nothing, and a write that completed
+	 * gives its buffer back to the spares (a list linked through their first bytes).
 	 */
-	int fill;	 /* the filling slot, or -1 */
-	unsigned fill_n; /* records in its write buffer */
-	struct ioasfs_cmd *q;
-	size_t q_cap, q_head, q_len;
+	struct ioasfs_cmd **q;
+	size_t q_cap, q_head, q_bufs; /* a ring of buffers */
+	size_t q_len;		      /* commands in them */
+	unsigned q_tail_n;
 	uint64_t q_seq; /* seq of the oldest command queued */
+	struct spare *spare;
 
 	/* completions arrived, not yet reaped: a ring, host order */
 	struct ioasfs_cqe *done;
@@ -114,27 +120,39 @@ static unsigned tags_used(const struct ioasfs_batch *b)
 	return b->ntags - b->nfree;
 }
 
-static size_t queued(const struct ioasfs_batch *b)
+/* ---------------------------------------------------------------- rings */
+
+/* A write buffer of chunk records, a spare one if there is; NULL when out of memory. */
+static struct ioasfs_cmd *buf_get(struct ioasfs_batch *b)
 {
-	return b->fill_n + b->q_len;
+	struct spare *sp = b->spare;
+
+	if (!sp)
+		return malloc(b->chunk * sizeof(struct ioasfs_cmd));
+	b->spare = sp->next;
+	return (struct ioasfs_cmd *)sp;
 }
 
-/* ---------------------------------------------------------------- rings */
+static void buf_put(struct ioasfs_batch *b, struct ioasfs_cmd *buf)
+{
+	struct spare *sp = (struct spare *)buf;
+
+	sp->next = b->spare;
+	b->spare = sp;
+}
 
 static int queue_grow(struct ioasfs_batch *b)
 {
-	size_t cap = b->q_cap ? b->q_cap * 2 : QUEUE_MIN;
-	struct ioasfs_cmd *q;
-	int ret;
+	size_t cap = b->q_cap ? b->q_cap * 2 : 16; /* a power of two, indexed with a mask */
+	struct ioasfs_cmd **q;
+	int r;
 
-	if (cap > QUEUE_MAX)
-		cap = QUEUE_MAX;
 	q = malloc(cap * sizeof(*q));
 	if (!q) {
-		ret = -ENOMEM;
+		r = -ENOMEM;
 		goto err;
 	}
-	for (size_t i = 0; i < b->q_len; i++)
+	for (size_t i = 0; i < b->q_bufs; i++)
 		q[i] = b->q[(b->q_head + i) & (b->q_cap - 1)];
 	free(b->q);
 	b->q = q;
@@ -142,44 +160,43 @@ static int queue_grow(struct ioasfs_batch *b)
 	b->q_head = 0;
 	return 0;
 err:
-	return ret;
+	return r;
 }
 
-/* The next command goes in place: the ring is empty and the filling slot has room. */
-static bool in_place(const struct ioasfs_batch *b)
+static struct ioasfs_cmd **queue_tail(struct ioasfs_batch *b)
 {
-	return !b->q_len && b->fill >= 0 && b->fill_n < b->chunk;
+	return &b->q[(b->q_head + b->q_bufs - 1) & (b->q_cap - 1)];
 }
 
 /*
- * Where to build the next queued command: in place or at the tail of the ring. The caller
- * writes the whole record there, then counts it with queue_commit().
+ * Where to build the next queued command: the newest buffer, or a new one when it is full.
+ * The caller writes the whole record there, then counts it with queue_commit().
  */
 static int queue_next(struct ioasfs_batch *b, struct ioasfs_cmd **ret)
 {
+	struct ioasfs_cmd *buf;
 	int r;
 
 	if (ioasfs_batch_pending(b) >= QUEUE_MAX) {
 		r = -ENOSPC;
 		goto err;
 	}
-	/* a write buffer whose write is not in flight; its read may be (start_pair() swaps) */
-	if (!b->q_len && b->fill < 0)
-		for (unsigned i = 0; i < b->inflight; i++)
-			if (!b->slots[i].wbusy) {
-				b->fill = (int)i;
-				break;
-			}
-	if (in_place(b)) {
-		*ret = &b->slots[b->fill].cmds[b->fill_n];
-		return 0;
-	}
-	if (b->q_len == b->q_cap) {
-		r = queue_grow(b);
-		if (r < 0)
+	if (!b->q_bufs || b->q_tail_n == b->chunk) {
+		if (b->q_bufs == b->q_cap) {
+			r = queue_grow(b);
+			if (r < 0)
+				goto err;
+		}
+		buf = buf_get(b);
+		if (!buf) {
+			r = -ENOMEM;
 			goto err;
+		}
+		b->q_bufs++;
+		*queue_tail(b) = buf;
+		b->q_tail_n = 0;
 	}
-	*ret = &b->q[(b->q_head + b->q_len) & (b->q_cap - 1)];
+	*ret = &(*queue_tail(b))[b->q_tail_n];
 	return 0;
 err:
 	return r;
@@ -187,10 +204,8 @@ err:
 
 static void queue_commit(struct ioasfs_batch *b)
 {
-	if (in_place(b))
-		b->fill_n++;
-	else
-		b->q_len++;
+	b->q_tail_n++;
+	b->q_len++;
 }
 
 static int queue_push(struct ioasfs_batch *b, const struct ioasfs_cmd *cmd)
@@ -205,19 +220,20 @@ static int queue_push(struct ioasfs_batch *b, const struct ioasfs_cmd *cmd)
 	return 0;
 }
 
-/* Move the n oldest commands of the ring to dst: at most two runs, the ring wraps. */
-static void queue_take(struct ioasfs_batch *b, struct ioasfs_cmd *dst, size_t n)
+/* Drop the n newest commands queued. */
+static void queue_drop(struct ioasfs_batch *b, size_t n)
 {
-	while (n) {
-		size_t k = b->q_cap - b->q_head;
+	while (n && b->q_len) {
+		unsigned k = n < b->q_tail_n ? (unsigned)n : b->q_tail_n;
 
-		if (k > n)
-			k = n;
-		memcpy(dst, &b->q[b->q_head], k * sizeof(*dst));
-		dst += k;
-		n -= k;
-		b->q_head = (b->q_head + k) & (b->q_cap - 1);
+		b->q_tail_n -= k;
 		b->q_len -= k;
+		n -= k;
+		if (!b->q_tail_n) {
+			buf_put(b, *queue_tail(b));
+			b->q_bufs--;
+			b->q_tail_n = b->q_bufs ? b->chunk : 0;
+		}
 	}
 }
 
@@ -312,17 +328,17 @@ static void write_done(struct ioasfs_batch *b, struct slot *s, int res)
 	int err = -EIO;
 
 	s->wbusy = false;
-	if (res == (int)(s->ncmds * sizeof(struct ioasfs_cmd)))
-		return;
-	/* refused whole, or short: what was not written did not run */
-	if (res < 0)
-		err = res;
-	else
-		ran = (unsigned)res / sizeof(struct ioasfs_cmd);
-	if (b->err)
-		return;
-	for (unsigned i = ran; i < s->ncmds; i++)
-		complete_err(b, (uint32_t)le64toh(s->cmds[i].user_data), err);
+	if (res != (int)(s->ncmds * sizeof(struct ioasfs_cmd)) && !b->err) {
+		/* refused whole, or short: what was not written did not run */
+		if (res < 0)
+			err = res;
+		else
+			ran = (unsigned)res / sizeof(struct ioasfs_cmd);
+		for (unsigned i = ran; i < s->ncmds; i++)
+			complete_err(b, (uint32_t)le64toh(s->cmds[i].user_data), err);
+	}
+	buf_put(b, s->cmds);
+	s->cmds = NULL;
 }
 
 static void read_done(struct ioasfs_batch *b, struct slot *s, int res)
@@ -453,7 +469,14 @@ static void batch_free(struct ioasfs_batch *b)
 	free(b->slots);
 	free(b->tags);
 	free(b->free_tags);
+	for (size_t i = 0; i < b->q_bufs; i++)
+		free(b->q[(b->q_head + i) & (b->q_cap - 1)]);
 	free(b->q);
+	while (b->spare) {
+		struct ioasfs_cmd *buf = buf_get(b);
+
+		free(buf);
+	}
 	free(b->done);
 	if (b->ring_ok)
 		io_uring_queue_exit(&b->ring);
@@ -485,7 +508,6 @@ int ioasfs_batch_open(const char *ioas_dir, const struct ioasfs_batch_opts *opts
 		goto err;
 	}
 	b->fd = -1;
-	b->fill = -1;
 	b->chunk = chunk;
 	b->inflight = inflight;
 	b->fd = open(path, O_RDWR | O_CLOEXEC);
@@ -508,9 +530,12 @@ int ioasfs_batch_open(const char *ioas_dir, const struct ioasfs_batch_opts *opts
 	}
 	/* calloc: memcheck cannot see the kernel fill a READ buffer, and would cry wolf */
 	for (unsigned i = 0; i < inflight; i++) {
-		b->slots[i].cmds = malloc(chunk * sizeof(struct ioasfs_cmd));
+		struct ioasfs_cmd *buf = malloc(chunk * sizeof(struct ioasfs_cmd));
+
+		if (buf)
+			buf_put(b, buf);
 		b->slots[i].cqes = calloc(chunk, sizeof(struct ioasfs_cqe));
-		if (!b->slots[i].cmds || !b->slots[i].cqes) {
+		if (!buf || !b->slots[i].cqes) {
 			r = -ENOMEM;
 			goto err;
 		}
@@ -690,20 +715,13 @@ int ioasfs_batch_nop(struct ioasfs_batch *b, uint64_t user_data)
 
 /* ---------------------------------------------------------------- submit and reap */
 
-/*
- * Queue the WRITE+READ pair of idle slot i with up to chunk queued commands, oldest first:
- * those of the filling slot, whose write buffer becomes i's (the buffers of two slots whose
- * writes are not in flight are interchangeable), then copies from the ring.
- */
+/* Hand the oldest queued buffer to idle slot i and queue its WRITE+READ pair. */
 static int start_pair(struct ioasfs_batch *b, unsigned i)
 {
 	struct slot *s = &b->slots[i];
 	struct io_uring_sqe *w, *rd;
-	unsigned here = b->fill_n, k = here;
+	unsigned k = b->q_bufs == 1 ? b->q_tail_n : b->chunk;
 	int r;
-
-	if (b->q_len)
-		k += b->q_len < b->chunk - here ? (unsigned)b->q_len : b->chunk - here;
 
 	r = done_reserve(b, b->done_len + tags_used(b) + k);
 	if (r < 0)
@@ -714,15 +732,12 @@ static int start_pair(struct ioasfs_batch *b, unsigned i)
 	}
 	w = io_uring_get_sqe(&b->ring);
 	rd = io_uring_get_sqe(&b->ring);
-	if (b->fill >= 0 && b->fill != (int)i) {
-		struct ioasfs_cmd *cmds = s->cmds;
-
-		s->cmds = b->slots[b->fill].cmds;
-		b->slots[b->fill].cmds = cmds;
-	}
-	b->fill = -1;
-	b->fill_n = 0;
-	queue_take(b, &s->cmds[here], k - here);
+	s->cmds = b->q[b->q_head];
+	b->q_head = (b->q_head + 1) & (b->q_cap - 1);
+	b->q_bufs--;
+	b->q_len -= k;
+	if (!b->q_bufs)
+		b->q_tail_n = 0;
 	for (unsigned j = 0; j < k; j++) {
 		struct ioasfs_cmd *c = &s->cmds[j];
 		uint32_t t = b->free_tags[--b->nfree];
@@ -763,7 +778,7 @@ int ioasfs_batch_submit(struct ioasfs_batch *b)
 		r = b->err;
 		goto err;
 	}
-	for (unsigned i = 0; i < b->inflight && queued(b); i++) {
+	for (unsigned i = 0; i < b->inflight && b->q_len; i++) {
 		if (b->slots[i].wbusy || b->slots[i].rbusy)
 			continue;
 		r = start_pair(b, i);
@@ -829,14 +844,13 @@ unsigned ioasfs_batch_pending(const struct ioasfs_batch *b)
 {
 	if (!b)
 		return 0;
-	return (unsigned)(queued(b) + tags_used(b) + b->done_len);
+	return (unsigned)(b->q_len + tags_used(b) + b->done_len);
 }
 
 int ioasfs_batch_run(struct ioasfs_batch *b, const struct ioasfs_cmd *cmds, unsigned n,
 		     struct ioasfs_cqe *cqes)
 {
 	unsigned next = 0;
-	uint64_t mine, k;
 	int r;
 
 	if (!b || (n && (!cmds || !cqes)) || b->run_cqes) {
@@ -850,7 +864,7 @@ int ioasfs_batch_run(struct ioasfs_batch *b, const struct ioasfs_cmd *cmds, unsi
 	if (!n)
 		return 0;
 	b->run_cqes = cqes;
-	b->run_base = b->q_seq + queued(b);
+	b->run_base = b->q_seq + b->q_len;
 	b->run_n = n;
 	b->run_done = 0;
 	while (b->run_done < n) {
@@ -860,7 +874,7 @@ int ioasfs_batch_run(struct ioasfs_batch *b, const struct ioasfs_cmd *cmds, unsi
 		 */
 		while (next < n) {
 			r = queue_push(b, &cmds[next]);
-			if (r < 0 && (r == -ENOSPC || queued(b)))
+			if (r < 0 && (r == -ENOSPC || b->q_len))
 				break;
 			if (r < 0)
 				goto drop;
@@ -883,11 +897,7 @@ drop:
 	 * Nothing of this run is in flight here: either nothing at all is, or the channel failed,
 	 * which completed everything. Its commands still queued are the newest: drop them.
 	 */
-	mine = b->q_seq + queued(b) - b->run_base;
-	k = mine < b->q_len ? mine : b->q_len;
-	b->q_len -= k;
-	mine -= k;
-	b->fill_n -= mine < b->fill_n ? (unsigned)mine : b->fill_n;
+	queue_drop(b, b->q_seq + b->q_len - b->run_base);
 	b->run_cqes = NULL;
 err:
 	return r;
