@@ -120,6 +120,12 @@ static unsigned tags_used(const struct ioasfs_batch *b)
 	return b->ntags - b->nfree;
 }
 
+/* ioasfs_batch_pending() for b != NULL, and without a call through the PLT */
+static size_t pending(const struct ioasfs_batch *b)
+{
+	return b->q_len + tags_used(b) + b->done_len;
+}
+
 /* ---------------------------------------------------------------- rings */
 
 /* A write buffer of chunk records, a spare one if there is; NULL when out of memory. */
@@ -177,7 +183,7 @@ static int queue_next(struct ioasfs_batch *b, struct ioasfs_cmd **ret)
 	struct ioasfs_cmd *buf;
 	int r;
 
-	if (ioasfs_batch_pending(b) >= QUEUE_MAX) {
+	if (pending(b) >= QUEUE_MAX) {
 		r = -ENOSPC;
 		goto err;
 	}
@@ -844,7 +850,7 @@ unsigned ioasfs_batch_pending(const struct ioasfs_batch *b)
 {
 	if (!b)
 		return 0;
-	return (unsigned)(b->q_len + tags_used(b) + b->done_len);
+	return (unsigned)pending(b);
 }
 
 int ioasfs_batch_run(struct ioasfs_batch *b, const struct ioasfs_cmd *cmds, unsigned n,
