@@ -409,6 +409,7 @@ static void issue_followups(struct ioasfs_batch *b)
 		k = owed - asked < b->chunk ? (unsigned)(owed - asked) : b->chunk;
 		io_uring_prep_read(sqe, b->fd, s->cqes, k * sizeof(struct ioasfs_cqe), 0);
 		sqe->user_data = (uint64_t)i << 1 | UD_READ;
+		sqe->flags |= IOSQE_ASYNC; /* see start_pair() */
 		s->rbusy = true;
 		s->followup = true;
 		s->asked = k;
@@ -758,9 +759,14 @@ static int start_pair(struct ioasfs_batch *b, unsigned i)
 	}
 	io_uring_prep_write(w, b->fd, s->cmds, k * sizeof(struct ioasfs_cmd), 0);
 	w->user_data = (uint64_t)i << 1 | UD_WRITE;
-	w->flags |= IOSQE_IO_LINK;
+	/*
+	 * FUSE reads and writes always block: IOSQE_ASYNC hands them to an io-wq worker at once,
+	 * instead of after a non-blocking attempt that fails and a poll that is armed for nothing.
+	 */
+	w->flags |= IOSQE_IO_LINK | IOSQE_ASYNC;
 	io_uring_prep_read(rd, b->fd, s->cqes, k * sizeof(struct ioasfs_cqe), 0);
 	rd->user_data = (uint64_t)i << 1 | UD_READ;
+	rd->flags |= IOSQE_ASYNC;
 	s->ncmds = k;
 	s->asked = k;
 	s->wbusy = s->rbusy = true;
