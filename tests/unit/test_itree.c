@@ -1060,6 +1060,79 @@ START_TEST(test_deep_churn)
 }
 END_TEST
 
+/* -Wl,--wrap=malloc: every malloc of the tree comes here; fail_after >= 0 fails all but that many
+ */
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
+static long fail_after = -1;
+
+void *__wrap_malloc(size_t size)
+{
+	if (fail_after == 0)
+		return NULL;
+	if (fail_after > 0)
+		fail_after--;
+	return __real_malloc(size);
+}
+
+/*
+ * An insert that needs new nodes and cannot get them says ENOMEM and leaves the tree as it
+ * was, whether no node could be had, all but the last, or all but the last with the others
+ * taken from the nodes kept by an earlier failure: first with a full root leaf (a leaf and a
+ * new root needed), then with a full leaf under a full inner node under a full root (four).
+ */
+static void enomem_case(struct itree *t, unsigned need, uint64_t at, int depth)
+{
+	/* how many mallocs succeed before the one that fails: none, all but one, none again */
+	const long runs[3] = { 0, need - 1, 0 };
+	size_t count = t->count;
+	struct itree_node x = { .start = at, .last = at };
+
+	for (int k = 0; k < 3; k++) {
+		int r;
+
+		/* Check allocates too: nothing between arming and disarming but the insert */
+		fail_after = runs[k];
+		r = itree_insert(t, &x);
+		fail_after = -1;
+		ck_assert_int_eq(r, -ENOMEM);
+		ck_assert_int_eq(itree_check(t), 0);
+		ck_assert_uint_eq(t->count, count);
+		ck_assert_int_eq(t->depth, depth);
+		ck_assert_ptr_null(itree_find(t, at));
+	}
+	ck_assert_int_eq(itree_insert(t, &x), 0);
+	ck_assert_int_eq(t->depth, depth + 1);
+	ck_assert_int_eq(itree_check(t), 0);
+	itree_remove(t, &x);
+}
+
+START_TEST(test_enomem)
+{
+	enum { N = 32 * 32 * 32 };
+	struct itree_node *a = calloc(N, sizeof(*a));
+	struct itree t;
+
+	ck_assert_ptr_nonnull(a);
+	itree_init(&t);
+	for (unsigned i = 0; i < 32; i++) {
+		a[i].start = a[i].last = 2 * i;
+		ck_assert_int_eq(itree_insert(&t, &a[i]), 0);
+	}
+	enomem_case(&t, 2, 1, 1);
+	itree_clear(&t);
+	/* ascending inserts fill every node: 32^3 ranges are three full levels */
+	for (unsigned i = 0; i < N; i++) {
+		a[i].start = a[i].last = 2 * (uint64_t)i + 2;
+		ck_assert_int_eq(itree_insert(&t, &a[i]), 0);
+	}
+	ck_assert_int_eq(t.depth, 3);
+	enomem_case(&t, 4, 3, 3);
+	itree_clear(&t);
+	free(a);
+}
+END_TEST
+
 static Suite *itree_suite(void)
 {
 	Suite *s = suite_create("itree");
@@ -1074,6 +1147,7 @@ static Suite *itree_suite(void)
 	tcase_add_test(tc, test_scale);
 	tcase_add_test(tc, test_random);
 	tcase_add_test(tc, test_deep_churn);
+	tcase_add_test(tc, test_enomem);
 	tcase_add_loop_test(tc, test_finger_runs, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
