@@ -1393,7 +1393,7 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 		     unsigned prot, uint64_t *ret_iova)
 {
 	struct itree_node *n, *first;
-	uint64_t last, at, iova = dst_iova, count = 0;
+	uint64_t last, at, iova = dst_iova, count = 0, i;
 	uint32_t flags = 0;
 	struct mapping **news;
 	char why[200];
@@ -1444,7 +1444,7 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 	news = calloc(count ? count : 1, sizeof(*news));
 	if (!news)
 		return -ENOMEM;
-	for (uint64_t i = 0; i < count; i++) {
+	for (i = 0; i < count; i++) {
 		news[i] = slab_alloc(&io->slab);
 		if (!news[i]) {
 			ret = -ENOMEM;
@@ -1470,7 +1470,7 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 	/* one mapping per source mapping, clipped to the copied range */
 	last = src_iova + length - 1;
 	n = itree_find(&src->maps, src_iova);
-	for (uint64_t i = 0; i < count; i++, n = itree_next(n)) {
+	for (i = 0; i < count; i++, n = itree_next(n)) {
 		struct mapping *sm = itree_entry(n, struct mapping, node);
 		uint64_t s0 = n->start > src_iova ? n->start : src_iova;
 		uint64_t s1 = n->last < last ? n->last : last;
@@ -1480,21 +1480,35 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 		news[i]->src = sm->src;
 		news[i]->offset = sm->offset + (s0 - n->start);
 		news[i]->prot = prot;
-		if ((ret = itree_insert(&io->maps, &news[i]->node)) < 0) {
-			ioas_error(c, io, rq, "internal: copy at 0x%" PRIx64 " not recorded: %s",
-				   news[i]->node.start, errno_name(-ret));
-			ret = 0;
-			slab_free(&io->slab, news[i]);
-			continue;
+		if ((ret = itree_insert(&io->maps, &news[i]->node)) < 0)
+			break;
+	}
+	if (ret < 0) {
+		/* all or nothing: take back the records made so far and the backend's copy */
+		uint64_t len = length;
+
+		while (i--)
+			itree_remove(&io->maps, &news[i]->node);
+		c->be->ops->unmap(c->be, io->id, iova, &len);
+		if (ret == -ENOMEM) {
+			ioas_error(c, io, rq, "copy to 0x%" PRIx64 ": out of memory", iova);
+		} else {
+			ioas_error(c, io, rq,
+				   "internal: backend copied to 0x%" PRIx64 " over the model",
+				   iova);
+			ret = -EIO;
 		}
-		__atomic_add_fetch(&sm->src->users, 1, __ATOMIC_RELAXED);
-		io->bytes_mapped += s1 - s0 + 1;
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		__atomic_add_fetch(&news[i]->src->users, 1, __ATOMIC_RELAXED);
+		io->bytes_mapped += news[i]->node.last - news[i]->node.start + 1;
 		news[i] = NULL;
 	}
 	io->st_maps++;
 	*ret_iova = iova;
 out:
-	for (uint64_t i = 0; i < count; i++)
+	for (i = 0; i < count; i++)
 		slab_free(&io->slab, news[i]);
 	free(news);
 	return ret;

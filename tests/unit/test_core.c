@@ -30,6 +30,7 @@
 #include "core/core.h"
 #include "core/platform.h"
 #include "core/sbuf.h"
+#include "failmalloc.h"
 
 #define K (UINT64_C(1) << 10)
 #define M (UINT64_C(1) << 20)
@@ -1587,7 +1588,8 @@ START_TEST(test_status_alignment_options)
 	core_show_status(c, &sb);
 	t = keep(sb_take(&sb));
 	ck_assert_msg(strstr(t, "version 0.") && strstr(t, "\nbackend sim\n") &&
-			  strstr(t, "\nplatform arm-smmuv3\n") && strstr(t, "\nmap_file no (sim backend)\n") &&
+			  strstr(t, "\nplatform arm-smmuv3\n") &&
+			  strstr(t, "\nmap_file no (sim backend)\n") &&
 			  strstr(t, "\nlimit_name 63\n") && strstr(t, "\nlimit_windows 64\n"),
 		      "status:\n%s", t);
 	ck_assert_str_eq(core_platform(c)->name, "arm-smmuv3");
@@ -2107,6 +2109,81 @@ START_TEST(test_concurrency_remove)
 }
 END_TEST
 
+/* What the sim backend holds at [iova, iova + len): its unmap says how much it took away. */
+static int backend_unmap(const char *ioas, uint64_t iova, uint64_t len)
+{
+	uint32_t id = (uint32_t)strtoul(ioas_text(core_ioas_show_id, ioas), NULL, 0);
+
+	return be->ops->unmap(be, id, iova, &len);
+}
+
+/* The calls the sweep below makes fail. */
+static int sweep_map(void)
+{
+	return map_at("b", 0x200000, 0x1000, "buf", 0, RW);
+}
+
+static int sweep_copy(void)
+{
+	struct core_copy_cmd cp = { .fixed = true,
+				    .iova = 0x40000000,
+				    .length = 0x3000,
+				    .src_ioas = "a",
+				    .src_iova = 0x100000,
+				    .prot = CORE_PROT_READ };
+	uint64_t iova;
+
+	return core_copy(c, &rq, ref("c"), &cp, &iova);
+}
+
+/*
+ * Run call with the k-th malloc failing, k = 0, 1, ... until it gets all it asks for: after
+ * each ENOMEM nothing visible changed in ioas and its backend holds nothing at [at, at + len),
+ * so the model and the backend still agree. Returns how many times it failed.
+ */
+static long sweep(int (*call)(void), const char *ioas, uint64_t at, uint64_t len)
+{
+	long k;
+	int r;
+
+	for (k = 0;; k++) {
+		char *before = ioas_state(ioas);
+
+		fail_after = k;
+		r = call();
+		fail_after = -1;
+		if (r != -ENOMEM)
+			break;
+		ck_assert_str_eq(ioas_state(ioas), before);
+		ck_assert_int_eq(backend_unmap(ioas, at, len), -ENOENT);
+	}
+	ck_assert_int_eq(r, 0);
+	return k;
+}
+
+/*
+ * Memory running out at each allocation in turn of a map and of a copy into an empty IOAS
+ * (the backend's tree and the core's record each need their first node). Each must have
+ * failed at least at the backend's allocations and at the core's record.
+ */
+START_TEST(test_enomem_sweep)
+{
+	setup("x86-vtd");
+	mk(CORE_IOAS, "a");
+	mk(CORE_IOAS, "b");
+	mk(CORE_IOAS, "c");
+	anon("buf", M);
+	for (unsigned i = 0; i < 3; i++)
+		map_at_ok("a", 0x100000 + i * 0x1000, 0x1000, "buf");
+	ck_assert_int_ge(sweep(sweep_map, "b", 0x200000, 0x1000), 2);
+	ck_assert_str_eq(MAPPINGS("b"), "0x0000000000200000-0x0000000000200fff rw buf+0x0\n");
+	ck_assert_int_ge(sweep(sweep_copy, "c", 0x40000000, 0x3000), 3);
+	ck_assert_uint_eq(stat_of("c", "mappings"), 3);
+	ck_assert_uint_eq(stat_of("c", "bytes_mapped"), 0x3000);
+	teardown();
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
@@ -2134,6 +2211,7 @@ static Suite *core_suite(void)
 	tcase_add_test(tm, test_source_supplementary_groups);
 	tcase_add_test(tm, test_map_stats);
 	tcase_add_test(tm, test_unmap);
+	tcase_add_test(tm, test_enomem_sweep);
 	suite_add_tcase(s, tm);
 
 	/* Creating 3 x 1024 objects takes a while under sanitizers. */

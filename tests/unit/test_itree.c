@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/itree.h"
+#include "failmalloc.h"
 
 #define U64MAX UINT64_MAX
 
@@ -1059,21 +1060,6 @@ START_TEST(test_deep_churn)
 	itree_clear(&t);
 }
 END_TEST
-
-/* -Wl,--wrap=malloc: every malloc of the tree comes here; fail_after >= 0 fails all but that many
- */
-void *__real_malloc(size_t size);
-void *__wrap_malloc(size_t size);
-static long fail_after = -1;
-
-void *__wrap_malloc(size_t size)
-{
-	if (fail_after == 0)
-		return NULL;
-	if (fail_after > 0)
-		fail_after--;
-	return __real_malloc(size);
-}
 
 /*
  * An insert that needs new nodes and cannot get them says ENOMEM and leaves the tree as it
