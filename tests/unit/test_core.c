@@ -2117,10 +2117,15 @@ static int backend_unmap(const char *ioas, uint64_t iova, uint64_t len)
 	return be->ops->unmap(be, id, iova, &len);
 }
 
-/* The calls the sweep below makes fail. */
+/* The calls the sweep below makes fail, and what each checks after a failure. */
 static int sweep_map(void)
 {
 	return map_at("b", 0x200000, 0x1000, "buf", 0, RW);
+}
+
+static void sweep_map_check(void)
+{
+	ck_assert_int_eq(backend_unmap("b", 0x200000, 0x1000), -ENOENT);
 }
 
 static int sweep_copy(void)
@@ -2136,12 +2141,31 @@ static int sweep_copy(void)
 	return core_copy(c, &rq, ref("c"), &cp, &iova);
 }
 
+static void sweep_copy_check(void)
+{
+	ck_assert_int_eq(backend_unmap("c", 0x40000000, 0x3000), -ENOENT);
+}
+
+static int sweep_attach(void)
+{
+	return core_device_attach(c, &rq, "d", 0, "b");
+}
+
+static void sweep_attach_check(void)
+{
+	char ioas[CORE_NAME_MAX + 1];
+
+	/* not attached, and the backend agrees: a detach has nothing to undo */
+	ck_assert_int_ne(core_device_ioas(c, "d", 0, ioas), 0);
+	ck_assert_int_ne(core_device_detach(c, &rq, "d", 0), 0);
+}
+
 /*
  * Run call with the k-th malloc failing, k = 0, 1, ... until it gets all it asks for: after
- * each ENOMEM nothing visible changed in ioas and its backend holds nothing at [at, at + len),
- * so the model and the backend still agree. Returns how many times it failed.
+ * each ENOMEM nothing visible changed in ioas and check() finds the backend agreeing. Returns
+ * how many times it failed.
  */
-static long sweep(int (*call)(void), const char *ioas, uint64_t at, uint64_t len)
+static long sweep(int (*call)(void), const char *ioas, void (*check)(void))
 {
 	long k;
 	int r;
@@ -2155,7 +2179,7 @@ static long sweep(int (*call)(void), const char *ioas, uint64_t at, uint64_t len
 		if (r != -ENOMEM)
 			break;
 		ck_assert_str_eq(ioas_state(ioas), before);
-		ck_assert_int_eq(backend_unmap(ioas, at, len), -ENOENT);
+		check();
 	}
 	ck_assert_int_eq(r, 0);
 	return k;
@@ -2163,23 +2187,30 @@ static long sweep(int (*call)(void), const char *ioas, uint64_t at, uint64_t len
 
 /*
  * Memory running out at each allocation in turn of a map and of a copy into an empty IOAS
- * (the backend's tree and the core's record each need their first node). Each must have
- * failed at least at the backend's allocations and at the core's record.
+ * (the backend's tree and the core's record each need their first node), and of an attach
+ * to an IOAS with a mapping. Each must have failed at least at the backend's allocations,
+ * and the map and the copy at the core's record too.
  */
 START_TEST(test_enomem_sweep)
 {
+	char ioas[CORE_NAME_MAX + 1];
+
 	setup("x86-vtd");
 	mk(CORE_IOAS, "a");
 	mk(CORE_IOAS, "b");
 	mk(CORE_IOAS, "c");
+	mk(CORE_DEVICE, "d");
 	anon("buf", M);
 	for (unsigned i = 0; i < 3; i++)
 		map_at_ok("a", 0x100000 + i * 0x1000, 0x1000, "buf");
-	ck_assert_int_ge(sweep(sweep_map, "b", 0x200000, 0x1000), 2);
+	ck_assert_int_ge(sweep(sweep_map, "b", sweep_map_check), 2);
 	ck_assert_str_eq(MAPPINGS("b"), "0x0000000000200000-0x0000000000200fff rw buf+0x0\n");
-	ck_assert_int_ge(sweep(sweep_copy, "c", 0x40000000, 0x3000), 3);
+	ck_assert_int_ge(sweep(sweep_copy, "c", sweep_copy_check), 3);
 	ck_assert_uint_eq(stat_of("c", "mappings"), 3);
 	ck_assert_uint_eq(stat_of("c", "bytes_mapped"), 0x3000);
+	ck_assert_int_ge(sweep(sweep_attach, "b", sweep_attach_check), 1);
+	ck_assert_int_eq(core_device_ioas(c, "d", 0, ioas), 0);
+	ck_assert_str_eq(ioas, "b");
 	teardown();
 }
 END_TEST
