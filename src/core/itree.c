@@ -219,18 +219,18 @@ static struct itree_leaf *descend(const struct itree *t, uint64_t addr)
 
 /*
  * The leaf holding the last range starting at or below addr, if there is one, else the first
- * leaf; from the finger when addr falls in its stretch.
+ * leaf: where a lookup looks and where an insert goes, since keys are exact first starts. From
+ * the finger when addr falls in its stretch (from its first start, or from 0 for the first
+ * leaf, to the next leaf's first start).
  */
 static struct itree_leaf *leaf_at(const struct itree *t, uint64_t addr)
 {
 	struct itree_leaf *f = t->finger;
 
-	if (f && f->n && f->e[0].start <= addr && (!f->next || f->next->e[0].start > addr))
+	if (f && (f == t->head || f->e[0].start <= addr) &&
+	    (!f->next || f->next->e[0].start > addr))
 		return f;
 	f = descend(t, addr);
-	/* keys are separators: addr may fall between f's first start and its predecessor's */
-	if (f->prev && (!f->n || f->e[0].start > addr))
-		f = f->prev;
 	((struct itree *)t)->finger = f; /* see struct itree: a cache, not state */
 	return f;
 }
@@ -320,9 +320,9 @@ static uint64_t gap_of(const struct itree_leaf *L, unsigned j)
 	return L->prev ? L->e[0].start - L->prev->e[L->prev->n - 1].last - 1 : 0;
 }
 
-static unsigned child_index(const struct itree_inner *p, const void *x)
+/* Where x is in its parent's arrays. */
+static unsigned child_index(const void *x)
 {
-	(void)p;
 	return ((const struct hdr *)x)->pidx;
 }
 
@@ -342,7 +342,7 @@ static void propagate(void *x, uint64_t m)
 	struct itree_inner *p;
 
 	for (; (p = *parent_of(x)); x = p) {
-		unsigned i = child_index(p, x);
+		unsigned i = child_index(x);
 
 		if (p->gap[i] == m)
 			return;
@@ -446,7 +446,7 @@ static void hang(struct itree *t, void *left, void *right, uint64_t key, bool le
 		t->depth++;
 		return;
 	}
-	i = child_index(p, left) + 1;
+	i = child_index(left) + 1;
 	if (p->n < INNER_MAX) {
 		inner_put(p, i, key, node_max(right, leaf), right);
 		propagate(p, inner_max(p));
@@ -498,12 +498,7 @@ int itree_insert(struct itree *t, struct itree_node *n)
 		t->count = 1;
 		return 0;
 	}
-	L = t->finger;
-	if (!L || (L != t->head && L->e[0].start > n->start) ||
-	    (L->next && L->next->e[0].start <= n->start)) {
-		/* not in the finger's stretch: the leaf the keys route start to */
-		L = descend(t, n->start);
-	}
+	L = leaf_at(t, n->start);
 	j = upper_near(t, L, n->start);
 	/* neighbours are disjoint and sorted, so only they can intersect n */
 	if (j)
@@ -635,7 +630,7 @@ static void merge_leaves(struct itree *t, struct itree_leaf *a, struct itree_lea
 	}
 	a->n += b->n;
 	unlink_leaf(t, b);
-	inner_take(b->parent, child_index(b->parent, b));
+	inner_take(b->parent, child_index(b));
 	node_put(t, b);
 	refresh(t, a);
 }
@@ -650,7 +645,7 @@ static void merge_inners(struct itree *t, struct itree_inner *a, struct itree_in
 	}
 	a->n += b->n;
 	reindex(a, a->n - b->n);
-	inner_take(b->parent, child_index(b->parent, b));
+	inner_take(b->parent, child_index(b));
 	node_put(t, b);
 }
 
@@ -672,7 +667,7 @@ static void shrink(struct itree *t, struct itree_inner *p)
 		}
 		return;
 	}
-	i = child_index(g, p);
+	i = child_index(p);
 	if (!p->n) {
 		inner_take(g, i);
 		node_put(t, p);
@@ -725,7 +720,7 @@ void itree_remove(struct itree *t, struct itree_node *n)
 			reset(t);
 			return;
 		}
-		inner_take(p, child_index(p, L));
+		inner_take(p, child_index(L));
 		node_put(t, L);
 		shrink(t, p);
 		refresh(t, next); /* its first gap now reaches back further */
@@ -736,7 +731,7 @@ void itree_remove(struct itree *t, struct itree_node *n)
 	if (!j)
 		first_changed(L, L->e[0].start);
 	if (p && L->n < LEAF_MAX / 4) {
-		i = child_index(p, L);
+		i = child_index(L);
 		if (i + 1 < p->n && L->n + ((struct itree_leaf *)p->child[i + 1])->n <= LEAF_MAX) {
 			merge_leaves(t, L, p->child[i + 1]);
 			shrink(t, p);
