@@ -29,6 +29,7 @@
 
 #include "core/core_int.h"
 #include "core/itree.h"
+#include "core/opener.h"
 #include "core/parse.h"
 #include "core/slab.h"
 #include "ioasfs/batch.h"
@@ -408,45 +409,74 @@ static void refresh_platform(struct core *c)
 		c->be->ops->platform(c->be, &c->plat);
 }
 
-static int open_as(const struct core_req *rq, const char *path, int flags);
+/*
+ * The kernel backend binds a VFIO cdev, `what` being a path or a name under
+ * /dev/vfio/devices/. The daemon opens it as root, so the writer must first be able to open
+ * it read-write itself, or any user of an allow_other mount could take a device. The opener
+ * opens it as the writer, with no lock held (the path may lead back into this mount); the
+ * backend is then given the path that open resolved to, which has no symlink left in it and
+ * must lie under /dev. 0 with ret_path, or -errno (-ENOENT when by_name and there is no such
+ * cdev: the caller keeps the device unbound, for D/path, and says nothing).
+ */
+static int device_resolve(struct core *c, const struct core_req *rq, const char *name,
+			  const char *what, bool by_name, char ret_path[CORE_PATH_MAX])
+{
+	struct opener_cred cr;
+	struct opener_file f;
+	char path[CORE_PATH_MAX], self[64];
+	ssize_t n;
+	int r;
+
+	if (strchr(what, '/'))
+		snprintf(path, sizeof(path), "%s", what);
+	else
+		snprintf(path, sizeof(path), "/dev/vfio/devices/%s", what);
+	if (!rq || rq->uid == 0 || geteuid() != 0) {
+		/* root, or an unprivileged daemon serving itself: the backend opens the path */
+		snprintf(ret_path, CORE_PATH_MAX, "%s", path);
+		return 0;
+	}
+	cr = (struct opener_cred){ rq->uid, rq->gid, rq->ngroups, rq->groups };
+	r = opener_open(&cr, path, OPENER_CDEV, &f);
+	if (r == 0) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", f.fd);
+		n = readlink(self, ret_path, CORE_PATH_MAX - 1);
+		close(f.fd);
+		if (n < 0 || n >= CORE_PATH_MAX - 1) {
+			r = -ENAMETOOLONG;
+		} else {
+			ret_path[n] = '\0';
+			if (strncmp(ret_path, "/dev/", 5))
+				r = -EINVAL, f.why = OPENER_NOT_REG;
+		}
+	}
+	if (r < 0 && (r != -ENOENT || !by_name || f.why != OPENER_OPEN)) {
+		if (f.why == OPENER_OPEN)
+			core_error(c, rq, "cannot bind device %s to %s: %s", name, path,
+				   errno_name(-r));
+		else
+			core_error(c, rq, "cannot bind device %s to %s: not a character device "
+				   "under /dev%s%s (%s)", name, path, f.why == OPENER_NOT_REG ? "" : "; ",
+				   f.why == OPENER_NOT_REG ? "" : opener_why_str(f.why), errno_name(-r));
+	}
+	return r;
+}
 
 /*
- * Bind device d to the backend's device `what` (topo held for writing). The kernel backend
- * opens a VFIO cdev, `what` being a path or a name under /dev/vfio/devices/; since the
- * daemon opens it as root, a writer other than root must be able to open it read-write
- * first, or any user of an allow_other mount could take a device. The sim backend makes a
- * simulated device. Errors are recorded against `name`, except -ENOENT when by_name (a mkdir
- * whose name has no cdev: the caller keeps the device unbound, for D/path).
+ * Bind device d to the backend's device `what` (topo held for writing): for the kernel
+ * backend a cdev path device_resolve gave, for the sim a simulated device. -ENOENT when by_name
+ * is not recorded in `errors` (see device_resolve).
  */
 static int device_bind(struct core *c, const struct core_req *rq, struct device *d,
 		       const char *name, const char *what, bool by_name)
 {
 	uint32_t n = CORE_MAX_RESERVED;
-	char path[CORE_PATH_MAX];
 	int r;
 
-	if (c->be->ops->platform) {
-		if (strchr(what, '/'))
-			snprintf(path, sizeof(path), "%s", what);
-		else
-			snprintf(path, sizeof(path), "/dev/vfio/devices/%s", what);
-		what = path;
-		if (rq && rq->uid != 0 && geteuid() == 0) {
-			r = open_as(rq, path, O_RDWR);
-			if (r >= 0)
-				close(r);
-		} else {
-			r = 0;
-		}
-		if (r >= 0)
-			r = c->be->ops->device_bind(c->be, what, &d->dev_id);
-	} else {
-		r = c->be->ops->device_bind(c->be, what, &d->dev_id);
-	}
+	r = c->be->ops->device_bind(c->be, what, &d->dev_id);
 	if (r < 0) {
 		if (r != -ENOENT || !by_name)
-			core_error(c, rq, "cannot bind device %s to %s: %s", name, what,
-				   errno_name(-r));
+			core_error(c, rq, "cannot bind device %s to %s: %s", name, what, errno_name(-r));
 		return r;
 	}
 	r = c->be->ops->device_reserved(c->be, d->dev_id, d->resv, &n);
@@ -613,12 +643,21 @@ static int check_owner(struct core *c, const struct core_req *rq, enum core_obj 
 
 int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kind, const char *name)
 {
+	char cdev[CORE_PATH_MAX] = "";
 	struct obj *o;
 	int r = 0;
 
 	if (!valid_name(name)) {
 		core_error(c, rq, "invalid %s name '%.64s'", obj_kind_name[kind], name);
 		return -EINVAL;
+	}
+	if (kind == CORE_DEVICE && c->be->ops->platform) {
+		/* kernel backend, no /dev/vfio/devices/NAME: a device to bind through D/path */
+		r = device_resolve(c, rq, name, name, true, cdev);
+		if (r == -ENOENT)
+			r = 0;
+		else if (r < 0)
+			return r;
 	}
 	pthread_rwlock_wrlock(&c->topo);
 	if (obj_find(c, kind, name, 0)) {
@@ -664,7 +703,10 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 			r = -ENOMEM;
 			goto out;
 		}
-		r = device_bind(c, rq, d, name, name, true);
+		if (!c->be->ops->platform)
+			r = device_bind(c, rq, d, name, name, true);
+		else if (cdev[0])
+			r = device_bind(c, rq, d, name, cdev, true);
 		/* kernel backend, no /dev/vfio/devices/NAME: a device to bind through D/path */
 		if (r == -ENOENT && c->be->ops->platform)
 			r = 0;
@@ -2232,9 +2274,16 @@ int core_device_show_path(struct core *c, const char *dev, uint64_t serial, stru
 int core_device_store_path(struct core *c, const struct core_req *rq, const char *dev,
 			   uint64_t serial, const char *path)
 {
+	char cdev[CORE_PATH_MAX] = "";
 	struct device *d;
 	int r;
 
+	if (c->be->ops->platform && path[0] == '/') {
+		r = device_resolve(c, rq, dev, path, false, cdev);
+		if (r < 0)
+			return r;
+		path = cdev;
+	}
 	pthread_rwlock_wrlock(&c->topo);
 	d = device_find(c, dev, serial);
 	if (!d) {
@@ -2468,111 +2517,124 @@ void *core_mmap_aligned(uint64_t len, uint64_t phase, int prot, int flags, int f
 }
 
 /*
- * open(2) with the caller's filesystem credentials: fsuid, fsgid and supplementary groups.
- * The raw syscalls change only the calling thread (glibc's setgroups would change every
- * thread of the daemon), and the daemon's own groups are put back before returning.
+ * Is source src of serial there and unused? 0, or -errno with the reason in `errors`. Asked
+ * before the memory is made (a busy source is refused before its path is looked at) and
+ * again, under the write lock, before it changes.
  */
-static int open_as(const struct core_req *rq, const char *path, int flags)
+static int source_settable(struct core *c, const struct core_req *rq, const char *src,
+			   uint64_t serial, struct source **ret_s)
 {
-	gid_t *saved_groups = NULL;
-	int fd, saved, n_saved = 0;
-	/* an unprivileged daemon can only open as itself (and serves only itself) */
-	bool sw = rq && rq->uid != 0 && geteuid() == 0;
+	struct source *s = source_find(c, src, serial);
 
-	if (sw) {
-		n_saved = getgroups(0, NULL);
-		saved_groups = calloc(n_saved > 0 ? n_saved : 1, sizeof(*saved_groups));
-		if (!saved_groups)
-			return -ENOMEM;
-		if (n_saved < 0 || getgroups(n_saved, saved_groups) != n_saved ||
-		    syscall(SYS_setgroups, rq->ngroups, rq->ngroups ? rq->groups : NULL) < 0) {
-			free(saved_groups);
-			return -EPERM;
+	if (!s)
+		return -ENOENT;
+	if (s->users) {
+		core_error(c, rq, "source %s is used by %" PRIu64 " mapping(s)", src, s->users);
+		return -EBUSY;
+	}
+	*ret_s = s;
+	return 0;
+}
+
+/*
+ * The memory of a source: anon SIZE, or the file at path opened by the opener as the writer.
+ * No lock is held: the open may take a while, and may come back into this mount.
+ */
+static int source_memory(struct core *c, const struct core_req *rq, bool anon, uint64_t size,
+			 const char *path, void **ret_mem, uint64_t *ret_size, bool *ret_writable)
+{
+	struct opener_cred cr = { 0 };
+	struct opener_file f;
+	void *mem;
+	int fd, r;
+
+	if (anon) {
+		if (!size || size > ANON_MAX) {
+			core_error(c, rq, "anon size must be 1 .. 0x%llx bytes", ANON_MAX);
+			return -EINVAL;
 		}
-		syscall(SYS_setfsgid, rq->gid);
-		syscall(SYS_setfsuid, rq->uid);
+		/* a memfd of mode 0600, not MAP_ANONYMOUS's world-accessible shmem */
+		fd = memfd_create("ioasfs-anon", MFD_CLOEXEC);
+		r = fd < 0 || fchmod(fd, 0600) < 0 || ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
+		mem = r < 0 ? MAP_FAILED
+			    : core_mmap_aligned(size, 0, PROT_READ | PROT_WRITE,
+						MAP_SHARED | MAP_NORESERVE, fd, 0);
+		if (r == 0 && mem == MAP_FAILED)
+			r = -errno;
+		if (fd >= 0)
+			close(fd);
+		if (r < 0) {
+			core_error(c, rq, "anon 0x%" PRIx64 ": %s", size, errno_name(-r));
+			return r;
+		}
+		*ret_writable = true;
+		*ret_size = size;
+		*ret_mem = mem;
+		return 0;
 	}
-	fd = open(path, flags | O_CLOEXEC);
-	saved = errno;
-	if (sw) {
-		syscall(SYS_setfsuid, 0);
-		syscall(SYS_setfsgid, 0);
-		syscall(SYS_setgroups, n_saved, saved_groups);
-		free(saved_groups);
+	if (path[0] != '/') {
+		core_error(c, rq, "source path '%.200s' must be absolute (or anon SIZE)", path);
+		return -EINVAL;
 	}
-	return fd < 0 ? -saved : fd;
+	if (rq) {
+		cr = (struct opener_cred){ rq->uid, rq->gid, rq->ngroups, rq->groups };
+		if (geteuid() != 0)
+			cr.uid = geteuid(); /* an unprivileged daemon opens as itself */
+	}
+	r = opener_open(&cr, path, OPENER_FILE, &f);
+	if (r < 0) {
+		if (f.why == OPENER_OPEN)
+			core_error(c, rq, "cannot open %.200s: %s", path, errno_name(-r));
+		else
+			core_error(c, rq, "%.200s %s (%s)", path, opener_why_str(f.why),
+				   errno_name(-r));
+		return r;
+	}
+	mem = core_mmap_aligned(f.size, 0, PROT_READ | (f.writable ? PROT_WRITE : 0), MAP_SHARED,
+				f.fd, 0);
+	r = mem == MAP_FAILED ? -errno : 0;
+	close(f.fd);
+	if (r < 0) {
+		core_error(c, rq, "cannot map %.200s: %s", path, errno_name(-r));
+		return r;
+	}
+	*ret_writable = f.writable;
+	*ret_size = f.size;
+	*ret_mem = mem;
+	return 0;
 }
 
 int core_source_set(struct core *c, const struct core_req *rq, const char *src, uint64_t serial,
 		    bool anon, uint64_t size, const char *path)
 {
 	struct source *s;
-	struct stat st;
 	bool writable = true;
 	char *dup = NULL;
 	void *mem;
-	int fd = -1, r;
+	int r;
 
-	pthread_rwlock_wrlock(&c->topo);
-	s = source_find(c, src, serial);
-	if (!s) {
-		r = -ENOENT;
-		goto out;
-	}
-	if (s->users) {
-		core_error(c, rq, "source %s is used by %" PRIu64 " mapping(s)", src, s->users);
-		r = -EBUSY;
-		goto out;
-	}
-	if (anon) {
-		if (!size || size > ANON_MAX) {
-			core_error(c, rq, "anon size must be 1 .. 0x%llx bytes", ANON_MAX);
-			r = -EINVAL;
-			goto out;
-		}
-		mem = core_mmap_aligned(size, 0, PROT_READ | PROT_WRITE,
-					MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (mem == MAP_FAILED) {
-			r = -errno;
-			core_error(c, rq, "anon 0x%" PRIx64 ": %s", size, errno_name(-r));
-			goto out;
-		}
-	} else {
-		if (path[0] != '/') {
-			core_error(c, rq, "source path '%.200s' must be absolute (or anon SIZE)",
-				   path);
-			r = -EINVAL;
-			goto out;
-		}
-		fd = open_as(rq, path, O_RDWR);
-		if (fd == -EACCES || fd == -EROFS || fd == -EPERM) {
-			writable = false;
-			fd = open_as(rq, path, O_RDONLY);
-		}
-		if (fd < 0) {
-			r = fd;
-			core_error(c, rq, "cannot open %.200s: %s", path, errno_name(-r));
-			goto out;
-		}
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
-			core_error(c, rq, "%.200s is not a non-empty regular file", path);
-			r = -EINVAL;
-			goto out;
-		}
-		size = st.st_size;
-		mem = core_mmap_aligned(size, 0, PROT_READ | (writable ? PROT_WRITE : 0),
-					MAP_SHARED, fd, 0);
-		if (mem == MAP_FAILED) {
-			r = -errno;
-			core_error(c, rq, "cannot map %.200s: %s", path, errno_name(-r));
-			goto out;
-		}
+	pthread_rwlock_rdlock(&c->topo);
+	r = source_settable(c, rq, src, serial, &s);
+	pthread_rwlock_unlock(&c->topo);
+	if (r < 0)
+		return r;
+	r = source_memory(c, rq, anon, size, path, &mem, &size, &writable);
+	if (r < 0)
+		return r;
+	if (!anon) {
 		dup = strdup(path);
 		if (!dup) {
 			munmap(mem, size);
-			r = -ENOMEM;
-			goto out;
+			return -ENOMEM;
 		}
+	}
+	pthread_rwlock_wrlock(&c->topo);
+	r = source_settable(c, rq, src, serial, &s);
+	if (r < 0) {
+		pthread_rwlock_unlock(&c->topo);
+		munmap(mem, size);
+		free(dup);
+		return r;
 	}
 	source_release(s);
 	s->anon = anon;
@@ -2582,10 +2644,6 @@ int core_source_set(struct core *c, const struct core_req *rq, const char *src, 
 	s->size = size;
 	s->writable = writable;
 	s->set = true;
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
 	pthread_rwlock_unlock(&c->topo);
-	return r;
+	return 0;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend/kernel.h"
+#include "core/opener.h"
 #include "core/parse.h"
 #include "fs/fs.h"
 
@@ -207,6 +208,12 @@ int main(int argc, char *argv[])
 		goto out_args;
 	if (!opts.mountpoint) {
 		usage(argv[0]);
+		goto out_args;
+	}
+	/* before any thread, descriptor or memory a client's open must not see (opener.h) */
+	r = opener_start();
+	if (r < 0) {
+		fprintf(stderr, "ioasfs: cannot start the opener process: %s\n", strerror(-r));
 		goto out_args;
 	}
 	if (choose_backend(&o, &plat, &be) < 0)

@@ -210,3 +210,32 @@ expect_eq() {
 		fail "$1: expected [$3], got [$2]"
 	fi
 }
+
+# two_users: users A (nobody) and B (daemon), switched to with asA / asB (setpriv, no
+# supplementary groups), and expect_as; the test must run as root (else it is skipped).
+two_users() {
+	if [ "$(id -u)" -ne 0 ]; then
+		log "$TNAME: needs root to mount for two users and to switch to them"
+		exit 77
+	fi
+	A_UID=$(id -u nobody) || exit 99
+	B_UID=$(id -u daemon) || exit 99
+	A_GID=$(id -g nobody)
+	B_GID=$(id -g daemon)
+	# the users must reach the mount point and the test's files
+	chmod 755 "$WORK"
+}
+asA() { setpriv --reuid="$A_UID" --regid="$A_GID" --clear-groups "$@"; }
+asB() { setpriv --reuid="$B_UID" --regid="$B_GID" --clear-groups "$@"; }
+
+# expect_as USER DESC EXPECTED fsop-args...: like expect, as asA or asB
+expect_as() {
+	local who=$1 desc=$2 want=$3 got
+	shift 3
+	got=$("$who" "$FSOP" "$@" | head -n 1)
+	if [ "$got" = "$want" ]; then
+		pass "$desc"
+	else
+		fail "$desc: expected $want, got $got"
+	fi
+}

@@ -6,30 +6,7 @@
 # credentials, owners kept by save and restore, and the single-user mount refusing them all.
 . "${TESTLIB:-$(dirname "$0")/lib.sh}"
 
-if [ "$(id -u)" -ne 0 ]; then
-	log "t-users: needs root to mount for two users and to switch to them"
-	exit 77
-fi
-A_UID=$(id -u nobody) || exit 99
-B_UID=$(id -u daemon) || exit 99
-A_GID=$(id -g nobody)
-B_GID=$(id -g daemon)
-asA() { setpriv --reuid="$A_UID" --regid="$A_GID" --clear-groups "$@"; }
-asB() { setpriv --reuid="$B_UID" --regid="$B_GID" --clear-groups "$@"; }
-# the users must reach the mount point and the test's files
-chmod 755 "$WORK"
-
-# expect_as USER DESC EXPECTED fsop-args...: like expect, as asA or asB
-expect_as() {
-	local who=$1 desc=$2 want=$3 got
-	shift 3
-	got=$("$who" "$FSOP" "$@" | head -n 1)
-	if [ "$got" = "$want" ]; then
-		pass "$desc"
-	else
-		fail "$desc: expected $want, got $got"
-	fi
-}
+two_users
 
 # owner_mode PATH: "uid:gid mode" as stat(2) reports it through the mount
 owner_mode() { stat -c '%u:%g %a' "$1"; }

@@ -1,0 +1,209 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A hostile local user on an allow_other mount (ioasfs.5 SECURITY): user B (daemon) tries to
+# reach user A's (nobody's) memory through the magic links of /proc (the daemon's own
+# map_files and fd through /proc/self, /proc/thread-self, /dev/fd and /proc/DAEMONPID, and
+# A's process), and to hang the daemon for everyone with a source path that leads back into
+# the mount or to a FIFO. Each hang is probed with a deadline: a request stuck in the daemon
+# fails the test (and the connection is aborted) instead of hanging the suite.
+. "${TESTLIB:-$(dirname "$0")/lib.sh}"
+
+two_users
+
+# within SECS OUT CMD...: run CMD with its output to OUT and wait at most SECS for it; a miss
+# aborts the FUSE connection (a process in a FUSE request ignores even SIGKILL). 0 if it ended.
+within() {
+	local secs=$1 out=$2 i
+	shift 2
+	rm -f "$out" "$out.done"
+	("$@" >"$out" 2>&1; touch "$out.done") &
+	for i in $(seq 1 $((secs * 10))); do
+		[ -e "$out.done" ] && return 0
+		sleep 0.1
+	done
+	abort_mount
+	return 1
+}
+
+abort_mount() {
+	local minor
+	minor=$(awk -v m="$M" '$5 == m { split($3, d, ":"); print d[2] }' /proc/self/mountinfo | tail -n 1)
+	[ -n "$minor" ] || return 0
+	[ -e /sys/fs/fuse/connections/"$minor" ] ||
+		mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null
+	echo 1 >/sys/fs/fuse/connections/"$minor"/abort 2>/dev/null
+}
+
+# expect_within USER DESC WANT fsop-args...: the fsop status line, within 20 s
+expect_within() {
+	local who=$1 desc=$2 want=$3 got
+	shift 3
+	if ! within 20 "$WORK/probe" "$who" "$FSOP" "$@"; then
+		fail "$desc: still blocked after 20 s (connection aborted)"
+		return 1
+	fi
+	got=$(head -n 1 "$WORK/probe")
+	if [ "$got" = "$want" ]; then
+		pass "$desc"
+	else
+		fail "$desc: expected $want, got $got"
+	fi
+}
+
+# expect_refused USER DESC fsop-args...: anything but ok, within 20 s
+expect_refused() {
+	local who=$1 desc=$2 got
+	shift 2
+	if ! within 20 "$WORK/probe" "$who" "$FSOP" "$@"; then
+		fail "$desc: still blocked after 20 s (connection aborted)"
+		return 1
+	fi
+	got=$(head -n 1 "$WORK/probe")
+	if [ "$got" != ok ]; then
+		pass "$desc ($got)"
+	else
+		fail "$desc: the open succeeded"
+	fi
+}
+
+root() { "$@"; }
+
+# stop_daemon: unmount and let the daemon exit within 20 s (then the usual checks of its
+# exit status and log), or kill it and fail: a daemon stuck on its own lock never exits.
+stop_daemon() {
+	local i
+	fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null
+	for i in $(seq 1 200); do
+		kill -0 "$PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$PID" 2>/dev/null; then
+		fail "the daemon did not exit within 20 s of its unmount"
+		abort_mount
+		kill -9 "$PID"
+		PID=
+	else
+		umount_ioasfs 2>/dev/null
+	fi
+}
+
+mount_ioasfs allow_other || exit 1
+DPID=$PID
+
+# ---------------------------------------------------------------- A's secret
+asA mkdir "$M/ioas/a" "$M/sources/sa" || exit 99
+expect_as_ok() { [ "$(asA "$FSOP" "$@" | head -n 1)" = ok ]; }
+expect_as_ok write "$M/sources/sa/path" "anon 3M" || fail "A's anon source"
+expect_as_ok write "$M/ioas/a/map" "0x100000 3M sa" || fail "A maps its source"
+expect_as_ok writeat $((0x100000)) "$M/ioas/a/dma" "SECRET-OF-A" || fail "A writes its secret"
+asB mkdir "$M/ioas/b" "$M/sources/sb" || exit 99
+
+# the daemon's view of A's memory: the 3 MiB shared mapping in its address space
+range=
+while read -r r perms _; do
+	[ "${perms:3:1}" = s ] || continue
+	lo=$((16#${r%-*})) hi=$((16#${r#*-}))
+	if [ $((hi - lo)) -eq $((3 << 20)) ]; then
+		range=$(printf '%x-%x' "$lo" "$hi")
+		break
+	fi
+done <"/proc/$DPID/maps"
+if [ -z "$range" ]; then
+	fail "A's anon memory is not in the daemon's maps"
+	finish
+fi
+expect_eq "A's anon memory is not world-accessible (mode of the daemon's shmem)" \
+	"$(stat -L -c %a "/proc/$DPID/map_files/$range")" 600
+
+# ---------------------------------------------------------------- item 1: magic links
+for p in "/proc/self/map_files/$range" "/proc/thread-self/../map_files/$range" \
+	"/proc/$DPID/map_files/$range" "/proc/$DPID/task/$DPID/map_files/$range"; do
+	expect_refused asB "B cannot name A's memory as $p" write "$M/sources/sb/path" "$p"
+done
+for n in $(ls "/proc/$DPID/fd"); do
+	# valgrind keeps its own descriptors (the program it runs, its pipes) near 20000, in every
+	# process it runs, the opener's children included: they are not the daemon's
+	[ -n "${IOASFS_VALGRIND:-}" ] && [ "$n" -ge 10000 ] && continue
+	for p in "/proc/self/fd/$n" "/dev/fd/$n" "/proc/thread-self/fd/$n" "/proc/$DPID/fd/$n"; do
+		got=$(asB "$FSOP" write "$M/sources/sb/path" "$p" | head -n 1)
+		[ "$got" != ok ] || fail "B opened the daemon's descriptor $n through $p"
+	done
+done
+pass "B opens none of the daemon's descriptors through /proc/self, /dev/fd, /proc/$DPID"
+expect_file "B's source is still unset" "$M/sources/sb/path" ""
+expect_refused root "root cannot reach the daemon's memory through /proc/self either" \
+	write "$M/sources/sb/path" "/proc/self/map_files/$range"
+
+# A's own process and descriptor: A may name it, B may not
+printf 'A-FILE-BYTES' >"$WORK/a-shm"
+truncate -s 64K "$WORK/a-shm"
+chown "$A_UID:$A_GID" "$WORK/a-shm"
+chmod 600 "$WORK/a-shm"
+setpriv --reuid="$A_UID" --regid="$A_GID" --clear-groups bash -c "exec 3<>'$WORK/a-shm'; exec sleep 60" &
+APID=$!
+for i in $(seq 1 50); do [ -e "/proc/$APID/fd/3" ] && break; sleep 0.1; done
+expect_refused asB "B cannot name A's descriptor /proc/$APID/fd/3" write \
+	"$M/sources/sb/path" "/proc/$APID/fd/3"
+asA mkdir "$M/sources/sa2"
+expect_within asA "A names its own descriptor /proc/$APID/fd/3" ok write \
+	"$M/sources/sa2/path" "/proc/$APID/fd/3"
+expect_within asA "A maps it" ok write "$M/ioas/a/map" "0x800000 64K sa2"
+got=$(asA "$FSOP" readat $((0x800000)) 12 "$M/ioas/a/dma")
+expect_eq "A reads its file through its dma" "${got#*$'\n'}" "A-FILE-BYTES"
+kill "$APID" 2>/dev/null
+wait "$APID" 2>/dev/null
+expect_eq "B's source stayed unset" "$(cat "$M/sources/sb/path")" ""
+expect_as_ok read "$M/ioas/a/mappings" || fail "A reads its mappings"
+
+# what B gets through its own dma is B's alone
+expect_within asB "B's source is its own anon" ok write "$M/sources/sb/path" "anon 3M"
+expect_within asB "B maps it" ok write "$M/ioas/b/map" "0x100000 3M sb"
+if asB "$FSOP" readat $((0x100000)) 11 "$M/ioas/b/dma" | grep -q SECRET; then
+	fail "B reads A's secret"
+else
+	pass "B's memory does not hold A's secret"
+fi
+
+# ---------------------------------------------------------------- item 2: back into the mount
+asB mkdir "$M/sources/s2" || exit 99
+expect_within asB "B's source path inside the mount is refused at once" EINVAL write \
+	"$M/sources/s2/path" "$M/ioas/b/dma"
+expect_error "the refusal says why" "sources/s2/path: $M/ioas/b/dma is on a FUSE file system"
+expect_within root "root's too" EINVAL write "$M/sources/s2/path" "$M/ioas/a/dma"
+expect_within asA "A's ls works meanwhile" ok read "$M/ioas/a/mappings"
+expect_within asA "A's mkdir works meanwhile" ok mkdir "$M/ioas/a2"
+
+# ---------------------------------------------------------------- item 3: a FIFO
+if ! [ -r "$M/status" ]; then
+	# a connection aborted above: start again, so that this part is judged on its own
+	fusermount3 -uz "$M" 2>/dev/null
+	kill -9 "$PID" 2>/dev/null # a daemon stuck on its own lock never exits by itself
+	PID=
+	mount_ioasfs allow_other || exit 1
+	asA mkdir "$M/ioas/a" "$M/sources/sa"
+	asA "$FSOP" write "$M/sources/sa/path" "anon 3M" >/dev/null
+	asB mkdir "$M/sources/s2"
+fi
+mkfifo "$WORK/fifo"
+chown "$B_UID:$B_GID" "$WORK/fifo"
+chmod 444 "$WORK/fifo"
+expect_within asB "B's 0444 FIFO is refused at once" EINVAL write "$M/sources/s2/path" \
+	"$WORK/fifo"
+expect_error "the refusal says why" "fifo is not a non-empty regular file"
+expect_within asA "A's mkdir works after it" ok mkdir "$M/ioas/a3"
+expect_within asA "A's map works after it" ok write "$M/ioas/a/map" "auto 4K sa"
+
+# a restore naming a FIFO fails at once instead of hanging the start
+cat "$M/save" >"$WORK/saved.json"
+stop_daemon
+sed -i "s|\"path\": \"/proc/[0-9]*/fd/3\"|\"path\": \"$WORK/fifo\"|" "$WORK/saved.json"
+grep -q "\"$WORK/fifo\"" "$WORK/saved.json" || fail "the saved file names the FIFO"
+if within 20 "$WORK/restore.out" "$IOASFS_BIN" -f -o "allow_other,restore=$WORK/saved.json" \
+	"$M"; then
+	pass "a restore naming a FIFO ends at once ($(tail -n 1 "$WORK/restore.out"))"
+else
+	fail "a restore naming a FIFO hangs"
+	pkill -f "restore=$WORK/saved.json"
+fi
+mountpoint -q "$M" && fusermount3 -u "$M"
+finish
