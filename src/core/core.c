@@ -1601,12 +1601,27 @@ int core_copy(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
  * Run a batch of commands (already checked for form by the caller) against one IOAS, under
  * one lock acquisition; out[i] is the completion of cmds[i].
  */
+/* The IOAS went while a batch was unlocked: command i and those after it complete ENOENT. */
+static void batch_gone(const struct ioasfs_cmd *cmds, unsigned i, unsigned n,
+		       struct ioasfs_cqe *out)
+{
+	for (; i < n; i++) {
+		out[i].user_data = cmds[i].user_data;
+		out[i].flags = 0;
+		out[i].iova = cmds[i].iova;
+		out[i].length = cmds[i].length;
+		out[i].res = -ENOENT;
+	}
+}
+
 int core_batch(struct core *c, const struct core_req *rq, struct core_ioas_ref r,
 	       const struct ioasfs_cmd *cmds, unsigned n, struct ioasfs_cqe *out)
 {
 	struct ioas *io = ioas_get(c, r);
 	struct core_req crq = *rq;
 	struct source *hint = NULL;
+	struct core_fd_view view;
+
 	if (!io)
 		return -ENOENT;
 	crq.prefix = "record";
@@ -1646,9 +1661,24 @@ int core_batch(struct core *c, const struct core_req *rq, struct core_ioas_ref r
 			break;
 		case IOASFS_OP_MAP_FD:
 		case IOASFS_OP_MAP_FD_FIXED:
-			ret = core_ioas_map_fd(c, io, &crq, cmd->opcode == IOASFS_OP_MAP_FD_FIXED,
-					       cmd->iova, cmd->fd, cmd->offset, cmd->length,
-					       cmd->prot, &cqe->iova);
+			/* the fd is taken and mapped with no lock held (core_fd_view_make) */
+			ioas_put(c, io);
+			hint = NULL; /* sources may go while unlocked */
+			ret = core_fd_view_make(&crq, cmd->fd, cmd->offset, cmd->length, cmd->prot,
+						&view);
+			io = ioas_get(c, r);
+			if (!io) {
+				core_fd_view_drop(&view);
+				batch_gone(cmds, i, n, out);
+				return 0;
+			}
+			if (ret < 0)
+				ioas_error(c, io, &crq, "map by fd %d: %s", cmd->fd, view.why);
+			else
+				ret = core_ioas_map_fd(c, io, &crq,
+						       cmd->opcode == IOASFS_OP_MAP_FD_FIXED,
+						       cmd->iova, cmd->fd, cmd->offset,
+						       cmd->length, cmd->prot, &view, &cqe->iova);
 			break;
 		default: /* NOP */
 			break;

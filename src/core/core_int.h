@@ -158,9 +158,18 @@ void core_fd_view_put(struct source *s);
  */
 void *core_mmap_aligned(uint64_t len, uint64_t phase, int prot, int flags, int fd, uint64_t off);
 
-/* dma.c: map by fd, with io locked (topo read): the batch MAP_FD* records. */
+/* dma.c: map by fd, the batch MAP_FD* records: the view is made with no lock held */
+struct core_fd_view {
+	struct source *s; /* the daemon's mapping of the range */
+	int fd;		  /* the file, for a backend that maps files; or -1 */
+	char why[200];	  /* why it could not be made */
+};
+int core_fd_view_make(const struct core_req *rq, int fdnum, uint64_t offset, uint64_t length,
+		      unsigned prot, struct core_fd_view *v);
+void core_fd_view_drop(struct core_fd_view *v);
+/* ... and mapped with io locked (topo read); v is consumed */
 int core_ioas_map_fd(struct core *c, struct ioas *io, const struct core_req *rq, bool fixed,
 		     uint64_t iova, int fdnum, uint64_t offset, uint64_t length, unsigned prot,
-		     uint64_t *ret_iova);
+		     struct core_fd_view *v, uint64_t *ret_iova);
 
 #endif

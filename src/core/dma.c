@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "core/core_int.h"
+#include "core/opener.h"
 #include "core/itree.h"
 #include "core/parse.h"
 
@@ -414,51 +415,57 @@ out:
 
 /*
  * IOMMU_IOAS_MAP_FILE pins a file's pages by the file (memfd_pin_folios), which only shmem
- * (memfds, tmpfs) and hugetlbfs files allow; any other file is mapped through the view.
+ * (memfds, tmpfs) and hugetlbfs files allow; a ramfs file is mapped through the view.
  */
-static bool file_pinnable(int fd)
+static bool file_pinnable(const struct statfs *sf)
 {
-	struct statfs sf;
-
-	return fstatfs(fd, &sf) == 0 &&
-	       (sf.f_type == 0x01021994 /* TMPFS_MAGIC */ ||
-		sf.f_type == (typeof(sf.f_type))0x958458f6 /* HUGETLBFS_MAGIC */);
+	return sf->f_type == 0x01021994 /* TMPFS_MAGIC */ ||
+	       sf->f_type == (typeof(sf->f_type))0x958458f6 /* HUGETLBFS_MAGIC */;
 }
 
-int core_ioas_map_fd(struct core *c, struct ioas *io, const struct core_req *rq, bool fixed,
-		     uint64_t iova, int fdnum, uint64_t offset, uint64_t length, unsigned prot,
-		     uint64_t *ret_iova)
+/*
+ * The daemon's view of the range of descriptor fdnum of rq's process, with no lock held: the
+ * fd is taken, checked and mapped here, where a file system that is slow to answer (or that
+ * is this mount) delays this request alone. Only memory is accepted: a file whose pages
+ * wait on I/O would stall every later `dma` read of the IOAS, under its lock.
+ */
+int core_fd_view_make(const struct core_req *rq, int fdnum, uint64_t offset, uint64_t length,
+		      unsigned prot, struct core_fd_view *v)
 {
-	struct core_map_cmd m = {
-		.fixed = fixed, .iova = iova, .length = length, .offset = offset, .prot = prot
-	};
 	uint64_t map_off, end;
-	struct source *s = NULL;
+	struct statfs sf;
 	struct stat st;
-	char why[200];
+	struct source *s;
 	pid_t tgid = 0;
 	int fd = -1, ret;
 
+	v->s = NULL;
+	v->fd = -1;
 	if (!(prot & (CORE_PROT_READ | CORE_PROT_WRITE))) {
-		ioas_error(c, io, rq, "map by fd %d: no access given (r, w or rw)", fdnum);
+		snprintf(v->why, sizeof(v->why), "no access given (r, w or rw)");
 		return -EINVAL;
 	}
-	ret = take_fd(rq, fdnum, prot, &fd, &tgid, why, sizeof(why));
-	if (ret < 0) {
-		ioas_error(c, io, rq, "map by fd %d: %s", fdnum, why);
+	ret = take_fd(rq, fdnum, prot, &fd, &tgid, v->why, sizeof(v->why));
+	if (ret < 0)
 		return ret;
+	if (fstatfs(fd, &sf) < 0 || !opener_memory_fs((uint64_t)sf.f_type)) {
+		snprintf(v->why, sizeof(v->why), "fd %d %s", fdnum,
+			 opener_why_str(OPENER_NOT_MEMORY));
+		ret = -EINVAL;
+		goto out;
 	}
 	if (fstat(fd, &st) < 0 || !length || offset > (uint64_t)st.st_size ||
 	    length > (uint64_t)st.st_size - offset) {
-		ioas_error(c, io, rq,
-			   "map by fd %d: offset 0x%" PRIx64 " + length 0x%" PRIx64
-			   " is not inside the file (size 0x%" PRIx64 ")",
-			   fdnum, offset, length, (uint64_t)st.st_size);
+		snprintf(v->why, sizeof(v->why),
+			 "offset 0x%" PRIx64 " + length 0x%" PRIx64
+			 " is not inside the file (size 0x%" PRIx64 ")",
+			 offset, length, (uint64_t)st.st_size);
 		ret = -EINVAL;
 		goto out;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
+		snprintf(v->why, sizeof(v->why), "ENOMEM");
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -470,8 +477,8 @@ int core_ioas_map_fd(struct core *c, struct ioas *io, const struct core_req *rq,
 				   MAP_SHARED, fd, map_off);
 	if (s->mem == MAP_FAILED) {
 		ret = -errno;
-		s->mem = NULL;
-		ioas_error(c, io, rq, "map by fd %d: mmap: %s", fdnum, errno_name(-ret));
+		snprintf(v->why, sizeof(v->why), "mmap: %s", errno_name(-ret));
+		free(s);
 		goto out;
 	}
 	snprintf(s->o.name, sizeof(s->o.name), "fd/%d/%d", (int)tgid, fdnum);
@@ -481,16 +488,43 @@ int core_ioas_map_fd(struct core *c, struct ioas *io, const struct core_req *rq,
 	s->mem_off = map_off;
 	s->mem_len = end - map_off;
 	s->size = end;
-	m.source = s->o.name;
-	ret = core_ioas_map_source(c, io, rq, &m, s, file_pinnable(fd) ? fd : -1, ret_iova);
-	if (ret == 0)
-		s = NULL; /* the mapping holds it */
-out:
-	if (s) {
-		if (s->mem)
-			munmap(s->mem, s->mem_len);
-		free(s);
+	v->s = s;
+	if (file_pinnable(&sf)) {
+		v->fd = fd; /* the backend may map the file itself */
+		fd = -1;
 	}
-	close(fd);
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+void core_fd_view_drop(struct core_fd_view *v)
+{
+	if (v->s) {
+		munmap(v->s->mem, v->s->mem_len);
+		free(v->s);
+		v->s = NULL;
+	}
+	if (v->fd >= 0)
+		close(v->fd);
+	v->fd = -1;
+}
+
+int core_ioas_map_fd(struct core *c, struct ioas *io, const struct core_req *rq, bool fixed,
+		     uint64_t iova, int fdnum, uint64_t offset, uint64_t length, unsigned prot,
+		     struct core_fd_view *v, uint64_t *ret_iova)
+{
+	struct core_map_cmd m = {
+		.fixed = fixed, .iova = iova, .length = length, .offset = offset, .prot = prot
+	};
+	int ret;
+
+	m.source = v->s->o.name;
+	ret = core_ioas_map_source(c, io, rq, &m, v->s, v->fd, ret_iova);
+	if (ret == 0)
+		v->s = NULL; /* the mapping holds it */
+	core_fd_view_drop(v);
 	return ret;
 }

@@ -36,6 +36,9 @@
 #include "core/opener.h"
 
 #define FUSE_SUPER_MAGIC 0x65735546
+#define TMPFS_MAGIC	 0x01021994
+#define RAMFS_MAGIC	 0x858458f6
+#define HUGETLBFS_MAGIC	 0x958458f6
 #define OPENER_GROUPS	 64
 
 struct req {
@@ -56,6 +59,12 @@ static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
 static uid_t inflight[OPENER_MAX_INFLIGHT];
 static bool inflight_used[OPENER_MAX_INFLIGHT];
 
+bool opener_memory_fs(uint64_t f_type)
+{
+	return f_type == TMPFS_MAGIC || f_type == RAMFS_MAGIC ||
+	       f_type == HUGETLBFS_MAGIC;
+}
+
 const char *opener_why_str(enum opener_why why)
 {
 	switch (why) {
@@ -64,6 +73,9 @@ const char *opener_why_str(enum opener_why why)
 	case OPENER_FUSE:
 		return "is on a FUSE file system (its pages would fault through another process, "
 		       "or back into this one): use tmpfs, hugetlbfs or a memfd";
+	case OPENER_NOT_MEMORY:
+		return "is not in memory (the daemon would wait on its I/O with others waiting on "
+		       "it): use tmpfs, hugetlbfs or a memfd";
 	case OPENER_BUSY:
 		return "too many opens in progress; try again";
 	case OPENER_TIMEOUT:
@@ -142,6 +154,12 @@ static void resolve(const struct req *q, struct reply *rep, int *ret_fd)
 	}
 	if (q->kind == OPENER_FILE && st2.st_size <= 0) {
 		rep->why = OPENER_NOT_REG;
+		rep->err = -EINVAL;
+		goto out;
+	}
+	/* after the open, whose errors come first, as if the path were opened for I/O */
+	if (q->kind == OPENER_FILE && !opener_memory_fs((uint64_t)sfs.f_type)) {
+		rep->why = OPENER_NOT_MEMORY;
 		rep->err = -EINVAL;
 		goto out;
 	}

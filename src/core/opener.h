@@ -31,6 +31,7 @@ enum opener_why {
 	OPENER_OPEN,	/* the path did not open: the errno says why */
 	OPENER_NOT_REG, /* not a non-empty regular file (or not a character device) */
 	OPENER_FUSE,	/* on a FUSE file system, this mount or another */
+	OPENER_NOT_MEMORY, /* a file whose pages may wait on I/O (not tmpfs, ramfs, hugetlbfs) */
 	OPENER_BUSY,	/* too many opens in flight (the caller's share, or all) */
 	OPENER_TIMEOUT, /* the path did not resolve within OPENER_TIMEOUT_S */
 	OPENER_GONE,	/* the opener process is gone */
@@ -63,6 +64,9 @@ int opener_start(void);
  */
 int opener_open(const struct opener_cred *cr, const char *path, enum opener_kind kind,
 		struct opener_file *ret);
+
+/* Is a file system of this statfs f_type memory (tmpfs and memfds, ramfs, hugetlbfs)? */
+bool opener_memory_fs(uint64_t f_type);
 
 /* A sentence for why (after "PATH: " or "cannot open PATH: "). */
 const char *opener_why_str(enum opener_why why);

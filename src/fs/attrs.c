@@ -427,6 +427,8 @@ static size_t read_results(struct fs *fs, struct fh *fh, char *buf, size_t size)
 {
 	size_t len = size < fh->results.len ? size : fh->results.len;
 
+	if (!len)
+		return 0; /* no result yet: results.buf may be NULL, which memcpy may not get */
 	memcpy(buf, fh->results.buf, len);
 	sbuf_consume(&fh->results, len);
 	return len;

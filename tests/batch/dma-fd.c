@@ -226,6 +226,19 @@ static void fd_refusals(struct ioasfs_batch *b, int memfd, const unsigned char *
 	t_check(reads_pattern(dma, 0x7000000, 0, 4 * KiB, mem),
 		"and it reads the memfd after the fd is closed");
 
+	/* a file whose pages may wait on I/O (on disk, or this mount's own dma) is no memory */
+	for (int i = 0; i < 2; i++) {
+		int df = open(i ? dma : "/etc/passwd", O_RDONLY | O_CLOEXEC);
+
+		t_check(df >= 0, "open %s", i ? dma : "/etc/passwd");
+		errors_mark();
+		c = map_fd(b, IOASFS_IOVA_AUTO, df, 0, 4 * KiB, IOASFS_PROT_READ);
+		t_check(c.res == -EINVAL, "map by fd of %s: EINVAL (got %s)",
+			i ? "the IOAS's own dma" : "/etc/passwd", t_errname(c.res));
+		errors_expect("not memory", "is not in memory");
+		close(df);
+	}
+
 	errors_mark();
 	c = map_fd(b, IOASFS_IOVA_AUTO, memfd, MiB, 2 * MiB, IOASFS_PROT_READ);
 	t_check(c.res == -EINVAL, "map beyond the end of the file: EINVAL (got %s)",

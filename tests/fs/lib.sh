@@ -11,7 +11,8 @@ set -u
 TESTDIR=$(cd "$(dirname "$0")" && pwd)
 PROFILES=$TESTDIR/profiles
 
-WORK=$(mktemp -d /tmp/ioasfs-test.XXXXXX)
+# on tmpfs: a file source must be memory (ioasfs.5), and the tests' files are sources
+WORK=$(mktemp -d /dev/shm/ioasfs-test.XXXXXX)
 M=$WORK/mnt
 mkdir -p "$M"
 PID=

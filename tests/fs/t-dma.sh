@@ -172,8 +172,15 @@ expect_eq "... with r" "$($NB "$FSOP" write "$M/ioas/n/map" "0x100000 4K s r")" 
 expect_eq "and nobody reads it through dma" \
 	"$($NB "$FSOP" readat $((0x100000)) 20 "$M/ioas/n/dma" | tail -n 1)" "nobody may read this"
 echo all >"$M/ioas/n/unmap"
-expect "root can make a source of /etc/shadow: the refusal was nobody's" ok \
-	write "$M/sources/s/path" "/etc/shadow"
+install -m 0600 /dev/null "$WORK/root.secret"
+head -c 4096 /dev/zero >"$WORK/root.secret"
+expect_eq "nobody cannot make a source of root's 0600 file" \
+	"$($NB "$FSOP" write "$M/sources/s/path" "$WORK/root.secret")" EACCES
+expect "root can make a source of it: the refusal was nobody's" ok \
+	write "$M/sources/s/path" "$WORK/root.secret"
+# a file whose pages may wait on disk I/O is not memory (ioasfs.5, sources/S/path)
+expect "root's /etc/shadow, on disk, is not memory" EINVAL write "$M/sources/s/path" /etc/shadow
+expect_error "says why" "/etc/shadow is not in memory .*: use tmpfs, hugetlbfs or a memfd"
 
 # by fd: the daemon takes descriptors only from the caller's own process
 sleep 600 7</etc/shadow &

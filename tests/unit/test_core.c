@@ -987,7 +987,8 @@ static const char *make_file(size_t size, mode_t mode)
 	char *buf = calloc(1, size);
 	int fd;
 
-	snprintf(tmpdir_file, sizeof(tmpdir_file), "/tmp/test_core.XXXXXX");
+	/* a source must be memory (tmpfs): /dev/shm */
+	snprintf(tmpdir_file, sizeof(tmpdir_file), "/dev/shm/test_core.XXXXXX");
 	fd = mkstemp(tmpdir_file);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_ptr_nonnull(buf);
