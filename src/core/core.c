@@ -641,6 +641,17 @@ static int check_owner(struct core *c, const struct core_req *rq, enum core_obj 
 	return -EACCES;
 }
 
+/* Objects of kind that uid owns (topo held). */
+static unsigned objs_of(struct core *c, enum core_obj kind, uid_t uid)
+{
+	unsigned n = 0;
+	struct list *p;
+
+	list_for_each (p, &c->objs[kind])
+		n += list_entry(p, struct obj, link)->uid == uid;
+	return n;
+}
+
 int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kind, const char *name)
 {
 	char cdev[CORE_PATH_MAX] = "";
@@ -666,6 +677,14 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 	}
 	if (c->n_objs[kind] >= obj_max[kind]) {
 		core_error(c, rq, "too many %s objects (limit %u)", obj_kind_name[kind],
+			   obj_max[kind]);
+		r = -ENOSPC;
+		goto out;
+	}
+	if (c->multiuser && rq && rq->uid != 0 &&
+	    objs_of(c, kind, rq->uid) >= CORE_USER_SHARE(obj_max[kind])) {
+		core_error(c, rq, "uid %u holds %u %s objects, a user's share (limit %u)",
+			   (unsigned)rq->uid, CORE_USER_SHARE(obj_max[kind]), obj_kind_name[kind],
 			   obj_max[kind]);
 		r = -ENOSPC;
 		goto out;

@@ -36,6 +36,12 @@
 #define CORE_MAX_RESERVED 32	     /* per device */
 #define CORE_PATH_MAX	  256	     /* a device's cdev path */
 #define CORE_MAX_GROUPS	  64	     /* supplementary groups honoured when opening a source */
+/*
+ * Under allow_other a user other than root holds at most a quarter of each bound of the
+ * whole mount (objects of a kind, batch sessions, pending links), so that no one user can
+ * lock the others out of it (ioasfs.5 LIMITS).
+ */
+#define CORE_USER_SHARE(limit) ((limit) / 4)
 #define CORE_MAX_MAPPINGS (1u << 22) /* per IOAS, by default (core_set_max_mappings) */
 
 struct core;

@@ -735,7 +735,7 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
 	char ioas[CORE_NAME_MAX + 1], cur[CORE_NAME_MAX + 1];
 	struct core_req rq;
 	char *path;
-	int r, slot = -1;
+	int r, slot = -1, mine = 0;
 
 	r = entry_req(req, fs, p, name, &path, &rq);
 	if (r < 0)
@@ -779,20 +779,31 @@ static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
 			}
 			if (!fs->pending[i].used && slot == -1)
 				slot = i;
+			mine += fs->pending[i].used && fs->pending[i].uid == rq.uid;
 		}
+		if (slot >= 0 && fs->multiuser && rq.uid != 0 &&
+		    mine >= CORE_USER_SHARE(FS_PENDING_LINKS))
+			slot = -3;
 		if (slot >= 0) {
 			struct pending_link *pl = &fs->pending[slot];
 
 			pl->used = true;
+			pl->uid = rq.uid;
 			snprintf(pl->dev, sizeof(pl->dev), "%s", p->ioas);
 			pl->dev_serial = p->ioas_serial;
 			snprintf(pl->name, sizeof(pl->name), "%s", name);
 			snprintf(pl->ioas, sizeof(pl->ioas), "%s", ioas);
 		}
 		pthread_mutex_unlock(&fs->lock);
-		r = slot == -2 ? -EEXIST : slot == -1 ? -ENOSPC : 0;
-		if (r == -ENOSPC)
-			core_error(fs->core, &rq, "too many pending links");
+		r = slot == -2 ? -EEXIST : slot < 0 ? -ENOSPC : 0;
+		if (slot == -1)
+			core_error(fs->core, &rq, "too many pending links (limit %d)",
+				   FS_PENDING_LINKS);
+		else if (slot == -3)
+			core_error(fs->core, &rq,
+				   "uid %u holds %d pending links, a user's share (limit %d)",
+				   (unsigned)rq.uid, CORE_USER_SHARE(FS_PENDING_LINKS),
+				   FS_PENDING_LINKS);
 	}
 	if (r == 0)
 		r = do_lookup(fs, p, name, &n);
@@ -952,6 +963,36 @@ static void fh_free(struct fs *fs, struct fh *fh)
 	free(fh);
 }
 
+/* One more batch session for uid: 0, or -EMFILE past the mount's bound or uid's share. */
+static int session_take(struct fs *fs, fuse_req_t req, struct node *n, uid_t uid)
+{
+	unsigned mine = 0;
+	struct core_req rq;
+	struct fh *o;
+	int r = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	if (fs->multiuser && uid != 0)
+		for (o = fs->open; o; o = o->next_open)
+			mine += !o->dir && o->n->attr->session && o->uid == uid;
+	if (fs->sessions >= FS_MAX_SESSIONS || mine >= CORE_USER_SHARE(FS_MAX_SESSIONS))
+		r = -EMFILE;
+	else
+		fs->sessions++;
+	pthread_mutex_unlock(&fs->lock);
+	if (r < 0) {
+		make_req(req, n->path, &rq);
+		if (mine >= CORE_USER_SHARE(FS_MAX_SESSIONS))
+			core_error(fs->core, &rq,
+				   "uid %u holds %u batch sessions, a user's share (limit %d)",
+				   (unsigned)uid, mine, FS_MAX_SESSIONS);
+		else
+			core_error(fs->core, &rq, "too many batch sessions (limit %d)",
+				   FS_MAX_SESSIONS);
+	}
+	return r;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = FS(req);
@@ -978,15 +1019,14 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fh = calloc(1, sizeof(*fh));
 	if (!fh)
 		return (void)fuse_reply_err(req, ENOMEM);
+	fh->uid = fuse_req_ctx(req)->uid;
 	if (n->attr->session) {
-		pthread_mutex_lock(&fs->lock);
-		if (fs->sessions >= FS_MAX_SESSIONS) {
-			pthread_mutex_unlock(&fs->lock);
+		int r = session_take(fs, req, n, fh->uid);
+
+		if (r < 0) {
 			free(fh);
-			return (void)fuse_reply_err(req, EMFILE);
+			return (void)fuse_reply_err(req, -r);
 		}
-		fs->sessions++;
-		pthread_mutex_unlock(&fs->lock);
 	}
 	fh->n = n;
 	fh->rdwr = acc == O_RDWR;

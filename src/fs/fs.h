@@ -101,6 +101,7 @@ struct fh {
 	struct fh *prev_open, *next_open; /* fs->open: freed at unmount if never released */
 	bool dir;
 	bool rdwr;	  /* command files: record results */
+	uid_t uid;	  /* who opened it: batch sessions count against its share */
 	struct sbuf snap; /* rendered attribute */
 	bool rendered;
 	struct sbuf results;
@@ -130,6 +131,7 @@ struct fh {
 
 struct pending_link {
 	bool used;
+	uid_t uid; /* who made it: its share of FS_PENDING_LINKS */
 	char dev[CORE_NAME_MAX + 1];
 	uint64_t dev_serial;
 	char name[CORE_NAME_MAX + 1];
