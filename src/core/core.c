@@ -994,6 +994,32 @@ int core_ioas_show_mappings(struct core *c, struct core_ioas_ref r, struct sbuf 
 	return 0;
 }
 
+int core_ioas_mappings_chunk(struct core *c, struct core_ioas_ref r, uint64_t *cursor,
+			     bool *done, struct sbuf *sb, size_t max)
+{
+	struct ioas *io = ioas_get(c, r);
+	size_t end = sb->len + max;
+	struct itree_node *n;
+
+	if (!io)
+		return -ENOENT;
+	n = itree_first_overlap(&io->maps, *cursor, UINT64_MAX);
+	for (; n && sb->len < end; n = itree_next(n)) {
+		struct mapping *m = itree_entry(n, struct mapping, node);
+
+		sbuf_printf(sb, MAPPING_FMT, n->start, n->last, prot_name(m->prot), m->src->o.name,
+			    m->offset);
+		*cursor = n->last + 1;
+		if (n->last == UINT64_MAX)
+			n = NULL;
+		if (!n)
+			break;
+	}
+	*done = !n;
+	ioas_put(c, io);
+	return 0;
+}
+
 int core_ioas_mappings_length(struct core *c, struct core_ioas_ref r, uint64_t *ret)
 {
 	/* MAPPING_FMT's fixed part: two 18-character addresses, "-", 2 spaces, "+0x", "\n" */

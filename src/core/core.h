@@ -118,6 +118,9 @@ int core_ioas_show_id(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
 int core_ioas_show_iova_ranges(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
 int core_ioas_show_alignment(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
 int core_ioas_show_mappings(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
+/* The mapping lines from *cursor (an IOVA) on, about max bytes; *done after the last one. */
+int core_ioas_mappings_chunk(struct core *c, struct core_ioas_ref r, uint64_t *cursor,
+			     bool *done, struct sbuf *sb, size_t max);
 /* The length of what core_ioas_show_mappings renders, counted without rendering. */
 int core_ioas_mappings_length(struct core *c, struct core_ioas_ref r, uint64_t *ret);
 int core_ioas_show_stats(struct core *c, struct core_ioas_ref r, struct sbuf *sb);

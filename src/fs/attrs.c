@@ -167,6 +167,12 @@ static int mappings_length(struct fs *fs, struct node *n, uint64_t *ret)
 	return core_ioas_mappings_length(fs->core, IOAS_REF(n), ret);
 }
 
+static int chunk_mappings(struct fs *fs, struct node *n, uint64_t *cursor, bool *done,
+			  struct sbuf *sb, size_t max)
+{
+	return core_ioas_mappings_chunk(fs->core, IOAS_REF(n), cursor, done, sb, max);
+}
+
 static int show_mappings(struct fs *fs, struct node *n, struct sbuf *sb)
 {
 	return core_ioas_show_mappings(fs->core, IOAS_REF(n), sb);
@@ -580,7 +586,8 @@ static const struct attr_def ioas_attrs[] = {
 	{ "copy", 0600, NULL, NULL, write_copy, .read = read_results, .flush = flush_copy },
 	/* file offset = IOVA: as far as an off_t reaches */
 	{ "dma", 0600, .pread = pread_dma, .pwrite = pwrite_dma, .st_size = INT64_MAX },
-	{ "mappings", 0444, show_mappings, .st_size = FS_SIZE_STREAM, .length = mappings_length },
+	{ "mappings", 0444, show_mappings, .st_size = FS_SIZE_STREAM, .length = mappings_length,
+	  .chunk = chunk_mappings },
 	{ "stats", 0444, show_stats },
 	{ NULL },
 };

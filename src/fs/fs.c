@@ -1050,6 +1050,45 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * Replies are sent after fh->lock is dropped, from a copy: once a reply is out, the kernel
  * may release the file and op_release may free fh on another thread.
  */
+/* Bytes of a listing render at a time: one lock hold, and about what a handle keeps. */
+#define FS_CHUNK (64 * 1024)
+
+/*
+ * Make snap hold [off, off + size) of a chunk file's text, or as much of it as there is
+ * (fh->lock held). Reading on from where the last read ended renders only what is new and
+ * drops what was read; a read at 0 starts again; a read behind the window renders again
+ * from the start, and a read ahead renders up to it.
+ */
+static int read_chunks(struct fs *fs, struct node *n, struct fh *fh, size_t size, off_t off)
+{
+	uint64_t want = (uint64_t)off + size;
+	int r;
+
+	if (off == 0 || (uint64_t)off < fh->snap_off || !fh->rendered) {
+		sbuf_reset(&fh->snap);
+		fh->snap_off = fh->cursor = 0;
+		fh->done = false;
+		fh->rendered = true;
+	}
+	while (!fh->done && fh->snap_off + fh->snap.len < want) {
+		/* keep only what this read still needs */
+		size_t drop = (uint64_t)off > fh->snap_off ? (uint64_t)off - fh->snap_off : 0;
+
+		if (drop > fh->snap.len)
+			drop = fh->snap.len;
+		sbuf_consume(&fh->snap, drop);
+		fh->snap_off += drop;
+		r = n->attr->chunk(fs, n, &fh->cursor, &fh->done, &fh->snap, FS_CHUNK);
+		if (!r)
+			r = fh->snap.err;
+		if (r < 0) {
+			fh->rendered = false;
+			return r;
+		}
+	}
+	return 0;
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -1077,11 +1116,15 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		len = n->attr->read(fs, fh, copy, size);
 		goto out;
 	}
-	if (!n->attr->show) {
+	if (n->attr->chunk) {
+		r = read_chunks(fs, n, fh, size, off);
+		if (r < 0)
+			goto out;
+		off -= (off_t)fh->snap_off; /* now an offset into snap */
+	} else if (!n->attr->show) {
 		r = -EACCES;
 		goto out;
-	}
-	if (off == 0 || !fh->rendered) {
+	} else if (off == 0 || !fh->rendered) {
 		sbuf_reset(&fh->snap);
 		r = n->attr->show(fs, n, &fh->snap);
 		if (!r)

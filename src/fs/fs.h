@@ -77,6 +77,13 @@ struct attr_def {
 	bool multiline;	  /* the value may span lines (a list) */
 	/* Listing files: the length show would render, without rendering it (optional). */
 	int (*length)(struct fs *fs, struct node *n, uint64_t *ret);
+	/*
+	 * Long listings, instead of show: append the lines from *cursor on, about max bytes,
+	 * and move *cursor past them (*done at the end). Each call takes the object's lock
+	 * once, briefly; a handle keeps only the window of text it is reading.
+	 */
+	int (*chunk)(struct fs *fs, struct node *n, uint64_t *cursor, bool *done, struct sbuf *sb,
+		     size_t max);
 };
 
 struct node {
@@ -102,8 +109,10 @@ struct fh {
 	bool dir;
 	bool rdwr;	  /* command files: record results */
 	uid_t uid;	  /* who opened it: batch sessions count against its share */
-	struct sbuf snap; /* rendered attribute */
+	struct sbuf snap; /* rendered attribute; for chunk files, the text from snap_off */
 	bool rendered;
+	uint64_t snap_off, cursor; /* chunk files: where snap starts, where the next chunk does */
+	bool done;
 	struct sbuf results;
 	pthread_mutex_t lock;
 	pthread_mutex_t exec; /* batch: one write of a session at a time */

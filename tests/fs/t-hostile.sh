@@ -230,6 +230,36 @@ expect_error "says whose share" "uid $B_UID holds 256 ioas objects, a user's sha
 expect_as asA "A still makes an IOAS" ok mkdir "$M/ioas/a7"
 for i in $(seq 1 300); do rmdir "$M/ioas/bx$i" 2>/dev/null || break; done
 
+# ---------------------------------------------------------------- item 5: listings stream
+# 30 of B's handles on A's 100,000 mappings, each read for one byte, keep no copy of them
+asA mkdir "$M/ioas/big"
+seq 1 100000 | sed 's/.*/auto 4K sa/' | asA dd of="$M/ioas/big/map" bs=128K status=none
+expect_eq "A has 100,000 mappings" "$(grep -c . "$M/ioas/big/mappings")" 100000
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status"; }
+before=$(rss)
+setpriv --reuid="$B_UID" --regid="$B_GID" --clear-groups bash -c "
+	for i in \$(seq 1 30); do
+		exec {f}<'$M/ioas/big/mappings'; read -r -N 1 -u \$f x || exit 1
+	done
+	echo held; exec sleep 60" >"$WORK/handles.out" 2>&1 &
+holder=$!
+for i in $(seq 1 100); do [ -s "$WORK/handles.out" ] && break; sleep 0.1; done
+grown=$(($(rss) - before))
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+expect_eq "B's 30 handles are open and read" "$(cat "$WORK/handles.out")" held
+if [ "$grown" -lt 20480 ]; then
+	pass "30 handles on a 100,000-line listing took ${grown} KiB of the daemon's RSS"
+else
+	fail "30 handles on a 100,000-line listing took ${grown} KiB of the daemon's RSS"
+fi
+expect_eq "a listing read in 100-byte pieces is the whole listing" \
+	"$(dd if="$M/ioas/big/mappings" bs=100 status=none | md5sum)" \
+	"$(cat "$M/ioas/big/mappings" | md5sum)"
+expect_eq "and through sendfile(2)" "$("$FSOP" sendfile "$M/ioas/big/mappings" | md5sum)" \
+	"$(cat "$M/ioas/big/mappings" | md5sum)"
+asA "$FSOP" write "$M/ioas/big/unmap" all >/dev/null
+
 # a restore naming a FIFO fails at once instead of hanging the start
 cat "$M/save" >"$WORK/saved.json"
 stop_daemon
