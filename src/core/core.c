@@ -262,6 +262,11 @@ void core_show_status(struct core *c, struct sbuf *sb)
 	sbuf_printf(sb, "limit_ioas %d\n", CORE_MAX_IOAS);
 	sbuf_printf(sb, "limit_devices %d\n", CORE_MAX_DEVICES);
 	sbuf_printf(sb, "limit_sources %d\n", CORE_MAX_SOURCES);
+	sbuf_printf(sb, "limit_user_ioas %d\n", CORE_USER_SHARE(CORE_MAX_IOAS));
+	sbuf_printf(sb, "limit_user_devices %d\n", CORE_USER_SHARE(CORE_MAX_DEVICES));
+	sbuf_printf(sb, "limit_user_sources %d\n", CORE_USER_SHARE(CORE_MAX_SOURCES));
+	sbuf_printf(sb, "limit_opens %d\n", OPENER_MAX_INFLIGHT);
+	sbuf_printf(sb, "limit_user_opens %d\n", OPENER_MAX_PER_UID);
 	sbuf_printf(sb, "limit_windows %d\n", CORE_MAX_WINDOWS);
 	sbuf_printf(sb, "limit_mappings %" PRIu64 "\n", c->max_mappings);
 	sbuf_printf(sb, "limit_reserved %d\n", CORE_MAX_RESERVED);

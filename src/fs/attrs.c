@@ -52,10 +52,12 @@ static int show_status(struct fs *fs, struct node *n, struct sbuf *sb)
 	sbuf_printf(sb, "limit_batch_cmds %d\n", IOASFS_BATCH_MAX_CMDS);
 	sbuf_printf(sb, "limit_batch_cqes %d\n", IOASFS_BATCH_MAX_CQES);
 	sbuf_printf(sb, "limit_batch_sessions %d\n", FS_MAX_SESSIONS);
+	sbuf_printf(sb, "limit_user_batch_sessions %d\n", CORE_USER_SHARE(FS_MAX_SESSIONS));
 	sbuf_printf(sb, "limit_attr_bytes %d\n", FS_ATTR_MAX);
 	sbuf_printf(sb, "limit_line_bytes %d\n", FS_LINE_MAX);
 	sbuf_printf(sb, "limit_lines_per_write %d\n", FS_LINES_MAX);
 	sbuf_printf(sb, "limit_pending_links %d\n", FS_PENDING_LINKS);
+	sbuf_printf(sb, "limit_user_pending_links %d\n", CORE_USER_SHARE(FS_PENDING_LINKS));
 	sbuf_printf(sb, "limit_results_bytes %u\n", FS_RESULTS_MAX);
 	return 0;
 }

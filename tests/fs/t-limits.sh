@@ -11,7 +11,9 @@ lim() { sed -n "s/^$1 //p" "$M/status"; }
 for k in limit_name limit_ioas limit_devices limit_sources limit_windows limit_mappings \
 	limit_reserved limit_anon_bytes limit_errors limit_error_bytes limit_batch_cmds \
 	limit_batch_cqes limit_batch_sessions limit_attr_bytes limit_line_bytes \
-	limit_lines_per_write limit_pending_links limit_results_bytes; do
+	limit_lines_per_write limit_pending_links limit_results_bytes limit_user_ioas \
+	limit_user_devices limit_user_sources limit_user_batch_sessions limit_user_pending_links \
+	limit_opens limit_user_opens; do
 	v=$(lim "$k")
 	case $v in
 	'' | *[!0-9]*) fail "status: $k is [$v], not a number" ;;
