@@ -4,7 +4,10 @@
  * the way targetcli saves and restores configfs: what is saved is what a shell could have
  * written into the tree, and a restore writes it again through the same public core calls a
  * shell's writes reach, so every rule that guards a write also guards a restore, and a
- * restore that cannot rebuild an object stops with the core's own reason for it.
+ * restore that cannot rebuild an object stops with the core's own reason for it. But for one
+ * kind of object: a file source whose path no longer opens for its owner is its owner's loss,
+ * not everyone's (under allow_other), so it is rebuilt unset, the mappings that use it are
+ * skipped, and each skip is a line in `errors` and on standard error.
  *
  * The text is stable: objects sorted by name, keys in a fixed order, mappings by IOVA, so two
  * saves of the same configuration are byte-identical and a save diffs cleanly. Records are
@@ -343,6 +346,18 @@ out:
 
 /* ---------------------------------------------------------------- restore */
 
+/*
+ * A file source whose path no longer opens for its owner: rebuilt unset, and the mappings that
+ * name it skipped, so that one user's file (a /proc/PID/fd/N of a process that is gone) cannot
+ * keep every other user's objects from coming back.
+ */
+struct skipped {
+	const char *name, *path; /* in the parsed document */
+	int err;
+	uint64_t n_ioas; /* its mappings skipped in the IOAS being built */
+	uint64_t n_all;
+};
+
 struct restore {
 	struct core *c;
 	struct core_req rq;
@@ -351,6 +366,8 @@ struct restore {
 	size_t errlen;
 	bool apply; /* false: the checking pass, which changes nothing */
 	unsigned err_seq;
+	struct skipped *skip; /* sorted by name once the sources are built */
+	size_t n_skip;
 };
 
 /* An object's "uid" and "gid" (absent: the restoring user's). */
@@ -626,6 +643,12 @@ static int read_source(struct restore *r, struct json_object *v, const char *pat
 		return e;
 	if (anon && s->path)
 		return bad(r, path, "both \"path\" and \"anon\"");
+	/*
+	 * A save writes only absolute paths: anything else is a damaged file, refused here rather
+	 * than taken for a path that no longer opens (which only leaves the source unset).
+	 */
+	if (s->path && s->path[0] != '/')
+		return bad(r, path, "\"path\": expected an absolute path, got \"%.100s\"", s->path);
 	if (anon && (parse_size(anon, &s->size) < 0 || !s->size))
 		return bad(r, path, "\"anon\": \"%.64s\" is not a size", anon);
 	return 0;
@@ -787,26 +810,89 @@ static int read_device(struct restore *r, struct json_object *v, const char *pat
 
 /* ---- building */
 
+/* Remember a file source left unset, for its mappings to be skipped and reported. */
+static int skip_source(struct restore *r, const struct src_spec *s, int err)
+{
+	struct skipped *v = realloc(r->skip, (r->n_skip + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	r->skip = v;
+	v[r->n_skip++] = (struct skipped){ .name = s->name, .path = s->path, .err = err };
+	return 0;
+}
+
+static int skipped_by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct skipped *)a)->name, ((const struct skipped *)b)->name);
+}
+
+/* The skipped source of that name, or NULL (a bsearch: there can be a million mappings). */
+static struct skipped *skipped(struct restore *r, const char *name)
+{
+	struct skipped key = { .name = name };
+
+	if (!r->n_skip)
+		return NULL;
+	return bsearch(&key, r->skip, r->n_skip, sizeof(key), skipped_by_name);
+}
+
+/*
+ * One line in `errors` and on standard error for each skipped source that lost mappings in
+ * ioas (the IOAS just built), or with ioas NULL for each that lost none. Standard error too:
+ * the next save no longer has what was skipped, and the log keeps the record when the ring
+ * has moved on.
+ */
+static void report_skipped(struct restore *r, const char *ioas)
+{
+	struct core_req rq = r->rq;
+
+	rq.quiet = false;
+	for (size_t i = 0; i < r->n_skip; i++) {
+		struct skipped *k = &r->skip[i];
+
+		if (ioas && k->n_ioas)
+			core_error(r->c, &rq,
+				   "source %s (%.200s): %s; left unset, %" PRIu64
+				   " mapping(s) of ioas %s skipped",
+				   k->name, k->path, errno_name(-k->err), k->n_ioas, ioas);
+		else if (!ioas && !k->n_all)
+			core_error(r->c, &rq,
+				   "source %s (%.200s): %s; left unset, no mapping skipped",
+				   k->name, k->path, errno_name(-k->err));
+		k->n_all += k->n_ioas;
+		k->n_ioas = 0;
+	}
+}
+
 static int build_source(struct restore *r, const struct src_spec *s)
 {
 	struct core *c = r->c;
+	struct core_req rq;
 	uint64_t serial;
 	int e;
-
-	struct core_req rq;
 
 	mark(r);
 	e = core_obj_create(c, &r->rq, CORE_SOURCE, s->name);
 	if (!e)
 		e = build_owner(r, CORE_SOURCE, s->name, &s->own);
+	if (!e)
+		e = core_obj_lookup(c, CORE_SOURCE, s->name, &serial);
 	if (e < 0)
 		return failed(r, e, "source %s", s->name);
 	if (!s->path && !s->size)
 		return 0;
 	owner_req(r, &s->own, &rq);
-	e = core_obj_lookup(c, CORE_SOURCE, s->name, &serial);
-	if (!e)
-		e = core_source_set(c, &rq, s->name, serial, !s->path, s->size, s->path);
+	/*
+	 * A path is the owner's to keep opening: whatever stops it now (a process gone, a file
+	 * removed or no longer readable to the owner) stops that owner's source, not the restore.
+	 * The source stays, unset, with its owner; and as the start goes on, the core's reason
+	 * goes to the log as well as to `errors`.
+	 */
+	rq.quiet = !s->path;
+	e = core_source_set(c, &rq, s->name, serial, !s->path, s->size, s->path);
+	if (e < 0 && s->path)
+		return skip_source(r, s, e);
 	if (e < 0)
 		return failed(r, e, "source %s", s->name);
 	return 0;
@@ -1067,6 +1153,8 @@ static int walk(struct restore *r, struct json_object *root)
 		if (e < 0)
 			return e;
 	}
+	if (r->n_skip)
+		qsort(r->skip, r->n_skip, sizeof(r->skip[0]), skipped_by_name);
 
 	/* IOASes, their options and windows; their mappings come last */
 	for (size_t i = 0; i < n_ioas; i++) {
@@ -1163,17 +1251,24 @@ static int walk(struct restore *r, struct json_object *root)
 		get_array(r, io, path, "mappings", &maps, &n_map);
 		for (size_t j = 0; j < n_map; j++) {
 			struct json_object *l = json_object_array_get_idx(maps, j);
+			struct skipped *k;
 			struct map_spec m;
 			char p[256];
 
 			snprintf(p, sizeof(p), "%.200s.mappings[%zu]", path, j);
 			e = read_mapping(r, l, p, &m);
-			if (!e)
-				e = build_mapping(r, name, &m, json_object_get_string(l));
 			if (e < 0)
 				goto out;
+			k = skipped(r, m.source);
+			if (k)
+				k->n_ioas++;
+			else if ((e = build_mapping(r, name, &m, json_object_get_string(l))) < 0)
+				goto out;
 		}
+		report_skipped(r, name);
 	}
+	if (r->apply)
+		report_skipped(r, NULL);
 	e = 0;
 out:
 	free(dev);
@@ -1303,6 +1398,7 @@ int core_restore(struct core *c, const char *file, char *err, size_t errlen)
 	r.apply = true;
 	e = walk(&r, root);
 out:
+	free(r.skip);
 	json_object_put(root);
 	if (tok)
 		json_tokener_free(tok);

@@ -240,3 +240,22 @@ expect_as() {
 		fail "$desc: expected $want, got $got"
 	fi
 }
+
+# a_holds FILE: a 64 KiB file of A's, mode 0600, starting "A-FILE-BYTES", held open as
+# descriptor 3 by a process of A's whose pid is APID (setpriv itself, not asA, a function:
+# APID must be the process that holds the descriptor)
+a_holds() {
+	local i
+	printf 'A-FILE-BYTES' >"$1"
+	truncate -s 64K "$1"
+	chown "$A_UID:$A_GID" "$1"
+	chmod 600 "$1"
+	setpriv --reuid="$A_UID" --regid="$A_GID" --clear-groups bash -c \
+		"exec 3<>'$1'; exec sleep 60" &
+	APID=$!
+	for i in $(seq 1 50); do
+		[ "$(readlink "/proc/$APID/fd/3" 2>/dev/null)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

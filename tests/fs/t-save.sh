@@ -188,9 +188,21 @@ sed 's/"0x0000000040000000-0x0000000040000fff r buf+0x0"/"0x0000000040000000-0x0
 	"$WORK/A.json" >"$WORK/prot.json"
 restore_fails "a mapping with a bad access" "$WORK/prot.json" \
 	'.ioas\[1\].mappings\[0\]: access "x" is not r, w or rw$'
+sed "s|\"path\": \"$WORK/file\"|\"path\": \"file\"|" "$WORK/A.json" >"$WORK/relative.json"
+restore_fails "a relative source path" "$WORK/relative.json" \
+	'relative.json: .sources\[1\]: "path": expected an absolute path, got "file"$'
+# a file source that is gone does not stop the start: it is left unset, its mappings skipped
 sed "s|\"path\": \"$WORK/file\"|\"path\": \"$WORK/gone\"|" "$WORK/A.json" >"$WORK/gone.json"
-restore_fails "a file source that is gone" "$WORK/gone.json" \
-	"^ioasfs: restore: source file: ENOENT: cannot open $WORK/gone: ENOENT$"
+if mount_ioasfs "restore=$WORK/gone.json"; then
+	expect_file "a file source that is gone is left unset" "$M/sources/file/path" ""
+	expect_file "its mappings are skipped, the others rebuilt" "$M/ioas/dpdk/mappings" \
+		"0x0000000000010000-0x000000000001ffff rw buf+0x1000"
+	expect_match "errors says so" "$M/errors" \
+		"restore: source file \($WORK/gone\): ENOENT; left unset, 2 mapping\(s\) of ioas vm skipped$"
+	umount_ioasfs
+else
+	fail "a file source that is gone stops the start"
+fi
 restore_fails "another platform" "$WORK/A.json" \
 	'.platform: the file was saved on platform x86-vtd, not amd-vi, which is in force; start with -o platform=x86-vtd' \
 	platform=amd-vi
