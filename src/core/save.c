@@ -22,8 +22,9 @@
  * auto window is rebuilt at its old place and reads "auto" again, since first-fit over a
  * different history of windows could put it elsewhere and strand its mappings).
  *
- * Locking (core.h): a save holds c->topo for reading throughout and each IOAS's mutex while
- * its windows, options and mappings are written; it calls no public core function, which
+ * Locking (core.h): a save holds c->topo for reading while it writes everything but the
+ * mapping lines, and each IOAS's mutex while its windows and options are written and its
+ * mappings copied; the lines are written after (struct snap); it calls no public core function, which
  * would take c->topo again (a second read lock on a writer-preferring rwlock deadlocks
  * behind a waiting writer). A restore runs before the mount and uses the public calls, but
  * for one model-only step under the IOAS lock: telling a re-placed window it is `auto` again.
@@ -183,8 +184,162 @@ static void save_window(struct sbuf *sb, struct window *w)
 	put_json(sb, o);
 }
 
+/*
+ * A save in two steps. Under the locks, the text of everything but the mapping lines goes to
+ * the output, and each list of mappings is copied as records to a segment that remembers
+ * where in the text its lines belong, with the source names copied to a table (a source may
+ * be gone by the time the lines are written). Then, unlocked, snap_render writes the text
+ * with the lines put in.
+ */
+struct snap_map {
+	uint64_t start, last, offset;
+	uint32_t name; /* index into snap.names */
+	uint32_t prot;
+};
+
+struct snap_seg {
+	size_t at; /* where in the locked text the lines go */
+	struct snap_map *v;
+	size_t n;
+};
+
+struct snap {
+	struct snap_seg *segs;
+	size_t n_segs;
+	char (*names)[CORE_NAME_MAX + 1];
+	size_t n_names, cap_names;
+	/* source -> index in names: open addressing on the pointer */
+	const struct source **keys;
+	uint32_t *vals;
+	size_t cap_keys; /* a power of two, at least twice n_names */
+	int err;
+};
+
+static int snap_name(struct snap *sn, const struct source *src, uint32_t *ret)
+{
+	size_t h, mask = sn->cap_keys - 1;
+
+	if (2 * (sn->n_names + 1) > sn->cap_keys) {
+		size_t cap = sn->cap_keys ? 2 * sn->cap_keys : 64;
+		const struct source **keys = calloc(cap, sizeof(*keys));
+		uint32_t *vals = calloc(cap, sizeof(*vals));
+
+		if (!keys || !vals) {
+			free(keys);
+			free(vals);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < sn->cap_keys; i++) {
+			if (!sn->keys[i])
+				continue;
+			h = ((uintptr_t)sn->keys[i] >> 4) * 0x9e3779b97f4a7c15ull & (cap - 1);
+			while (keys[h])
+				h = (h + 1) & (cap - 1);
+			keys[h] = sn->keys[i];
+			vals[h] = sn->vals[i];
+		}
+		free(sn->keys);
+		free(sn->vals);
+		sn->keys = keys;
+		sn->vals = vals;
+		sn->cap_keys = cap;
+		mask = cap - 1;
+	}
+	h = ((uintptr_t)src >> 4) * 0x9e3779b97f4a7c15ull & mask;
+	while (sn->keys[h] && sn->keys[h] != src)
+		h = (h + 1) & mask;
+	if (!sn->keys[h]) {
+		if (sn->n_names == sn->cap_names) {
+			size_t cap = sn->cap_names ? 2 * sn->cap_names : 16;
+			void *p = realloc(sn->names, cap * sizeof(*sn->names));
+
+			if (!p)
+				return -ENOMEM;
+			sn->names = p;
+			sn->cap_names = cap;
+		}
+		snprintf(sn->names[sn->n_names], sizeof(sn->names[0]), "%s", src->o.name);
+		sn->keys[h] = src;
+		sn->vals[h] = (uint32_t)sn->n_names++;
+	}
+	*ret = sn->vals[h];
+	return 0;
+}
+
+/* Copy the count mappings of io that are (fd) or are not (!fd) fd views (io->lock held). */
+static void snap_copy(struct snap *sn, struct sbuf *sb, struct ioas *io, int fd, size_t count)
+{
+	const struct source *last_src = NULL;
+	struct snap_seg *segs, *seg;
+	struct itree_node *n;
+	uint32_t name = 0;
+	size_t i = 0;
+
+	if (sn->err || !count)
+		return;
+	segs = realloc(sn->segs, (sn->n_segs + 1) * sizeof(*segs));
+	if (!segs) {
+		sn->err = -ENOMEM;
+		return;
+	}
+	sn->segs = segs;
+	seg = &segs[sn->n_segs++];
+	*seg = (struct snap_seg){ .at = sb->len, .v = malloc(count * sizeof(*seg->v)) };
+	if (!seg->v) {
+		sn->err = -ENOMEM;
+		return;
+	}
+	for (n = itree_first(&io->maps); n && i < count; n = itree_next(n)) {
+		struct mapping *m = itree_entry(n, struct mapping, node);
+
+		if (m->src->fd_view != fd)
+			continue;
+		if (m->src != last_src && (sn->err = snap_name(sn, m->src, &name)) < 0)
+			return;
+		last_src = m->src;
+		seg->v[i++] = (struct snap_map){ n->start, n->last, m->offset, name, m->prot & 3 };
+	}
+	seg->n = i;
+}
+
+/* The locked text text[0, len) with every segment's lines put in, to out. */
+static void snap_render(const struct snap *sn, const char *text, size_t len, struct sbuf *out)
+{
+	size_t from = 0;
+
+	for (size_t k = 0; k < sn->n_segs && !out->err; k++) {
+		const struct snap_seg *seg = &sn->segs[k];
+
+		sbuf_add(out, text + from, seg->at - from);
+		from = seg->at;
+		/*
+		 * The hot loop: one line per mapping, formatted directly. Nothing in it needs
+		 * JSON escaping (hex numbers, r/w, and a source name, which valid_name() limits
+		 * to [A-Za-z0-9_.:-]).
+		 */
+		for (size_t i = 0; i < seg->n && !out->err; i++) {
+			const struct snap_map *m = &seg->v[i];
+
+			sbuf_printf(out, "%s        \"" ADDR_FMT "-" ADDR_FMT " %s %s+0x%" PRIx64 "\"",
+				    i ? ",\n" : "", m->start, m->last, prot_names[m->prot],
+				    sn->names[m->name], m->offset);
+		}
+	}
+	sbuf_add(out, text + from, len - from);
+}
+
+static void snap_free(struct snap *sn)
+{
+	for (size_t k = 0; k < sn->n_segs; k++)
+		free(sn->segs[k].v);
+	free(sn->segs);
+	free(sn->names);
+	free(sn->keys);
+	free(sn->vals);
+}
+
 /* One IOAS, with io->lock held. */
-static void save_ioas(struct core *c, struct sbuf *sb, struct ioas *io)
+static void save_ioas(struct core *c, struct sbuf *sb, struct snap *sn, struct ioas *io)
 {
 	struct json_object *opt = json_object_new_object();
 	struct itree_node *n;
@@ -224,9 +379,9 @@ static void save_ioas(struct core *c, struct sbuf *sb, struct ioas *io)
 	free(wins);
 
 	/*
-	 * The hot loop: one line per mapping, formatted directly. Nothing in it needs JSON
-	 * escaping (hex numbers, r/w, and a source name, which valid_name() limits to
-	 * [A-Za-z0-9_.:-]).
+	 * The mappings are copied, not rendered: their lines are written once the locks are
+	 * let go (struct snap), so that a save of a million mappings holds the locks for the
+	 * copy (a few ms) and not for the formatting (seconds), which others would wait behind.
 	 */
 	for (n = itree_first(&io->maps); n; n = itree_next(n))
 		n_fd += itree_entry(n, struct mapping, node)->src->fd_view;
@@ -236,17 +391,7 @@ static void save_ioas(struct core *c, struct sbuf *sb, struct ioas *io)
 		if (fd && !count)
 			break;
 		open_list(sb, fd ? "fd_mappings" : "mappings", count, 6);
-		i = 0;
-		for (n = itree_first(&io->maps); n && !sb->err; n = itree_next(n)) {
-			struct mapping *m = itree_entry(n, struct mapping, node);
-
-			if (m->src->fd_view != fd)
-				continue;
-			sbuf_printf(sb,
-				    "%s        \"" ADDR_FMT "-" ADDR_FMT " %s %s+0x%" PRIx64 "\"",
-				    i++ ? ",\n" : "", n->start, n->last, prot_names[m->prot & 3],
-				    m->src->o.name, m->offset);
-		}
+		snap_copy(sn, sb, io, fd, count);
 		close_list(sb, count, 6, fd || !n_fd);
 	}
 	sbuf_printf(sb, "    }");
@@ -285,9 +430,11 @@ static void save_device(struct sbuf *sb, struct device *d)
 	put_json(sb, o);
 }
 
-int core_save(struct core *c, struct sbuf *sb)
+int core_save(struct core *c, struct sbuf *out)
 {
 	struct obj **v[3] = { NULL };
+	struct sbuf text, *sb = &text;
+	struct snap sn = { 0 };
 	size_t need, i;
 	char *profile;
 	int r = 0;
@@ -296,6 +443,7 @@ int core_save(struct core *c, struct sbuf *sb)
 	profile = malloc(need + 1);
 	if (!profile)
 		return -ENOMEM;
+	sbuf_init(&text);
 	platform_format(&c->plat, profile, need + 1);
 
 	pthread_rwlock_rdlock(&c->topo);
@@ -323,7 +471,7 @@ int core_save(struct core *c, struct sbuf *sb)
 
 		list_sep(sb, i, 2);
 		pthread_mutex_lock(&io->lock);
-		save_ioas(c, sb, io);
+		save_ioas(c, sb, &sn, io);
 		pthread_mutex_unlock(&io->lock);
 	}
 	close_list(sb, c->n_objs[CORE_IOAS], 2, false);
@@ -335,9 +483,15 @@ int core_save(struct core *c, struct sbuf *sb)
 	}
 	close_list(sb, c->n_objs[CORE_DEVICE], 2, true);
 	sbuf_printf(sb, "}\n");
-	r = sb->err;
+	r = sb->err ? sb->err : sn.err;
 out:
 	pthread_rwlock_unlock(&c->topo);
+	if (r == 0) {
+		snap_render(&sn, text.buf, text.len, out);
+		r = out->err;
+	}
+	snap_free(&sn);
+	sbuf_free(&text);
 	for (int k = 0; k < 3; k++)
 		free(v[k]);
 	free(profile);
