@@ -269,6 +269,8 @@ void core_show_status(struct core *c, struct sbuf *sb)
 	sbuf_printf(sb, "limit_user_opens %d\n", OPENER_MAX_PER_UID);
 	sbuf_printf(sb, "limit_windows %d\n", CORE_MAX_WINDOWS);
 	sbuf_printf(sb, "limit_mappings %" PRIu64 "\n", c->max_mappings);
+	sbuf_printf(sb, "limit_user_mappings %" PRIu64 "\n", c->max_mappings);
+	sbuf_printf(sb, "limit_user_anon_bytes %" PRIu64 "\n", c->user_anon_bytes);
 	sbuf_printf(sb, "limit_reserved %d\n", CORE_MAX_RESERVED);
 	sbuf_printf(sb, "limit_anon_bytes %llu\n", ANON_MAX);
 	sbuf_printf(sb, "limit_errors %d\n", CORE_ERRORS_RING);
@@ -288,6 +290,9 @@ int core_create(struct backend *be, const struct platform *plat, struct core **r
 	c->plat = *plat;
 	c->next_serial = 1;
 	c->max_mappings = CORE_MAX_MAPPINGS;
+	/* a quarter of the machine's memory, as for the other shares of one user */
+	c->user_anon_bytes = CORE_USER_SHARE((uint64_t)sysconf(_SC_PHYS_PAGES) *
+					     (uint64_t)sysconf(_SC_PAGESIZE));
 	for (int i = 0; i < 3; i++)
 		list_init(&c->objs[i]);
 	pthread_rwlockattr_init(&attr);
@@ -317,9 +322,37 @@ int core_set_max_mappings(struct core *c, uint64_t max)
 	return 0;
 }
 
+/*
+ * The record of uid (topo held for writing): found, or added. NULL without memory. Records
+ * stay until the core goes, so an IOAS's pointer to its owner's never dangles.
+ */
+static struct core_user *owner_of(struct core *c, uid_t uid)
+{
+	struct core_user *u;
+
+	for (u = c->users; u; u = u->next)
+		if (u->uid == uid)
+			return u;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return NULL;
+	u->uid = uid;
+	u->next = c->users;
+	c->users = u;
+	return u;
+}
+
+/* Would count more mappings put io's owner past its share (allow_other, not root)? */
+static bool owner_full(struct core *c, struct ioas *io, uint64_t count)
+{
+	return c->multiuser && io->o.uid != 0 &&
+	       __atomic_load_n(&io->owner->mappings, __ATOMIC_RELAXED) + count > c->max_mappings;
+}
+
 static void mapping_drop(struct ioas *io, struct mapping *m)
 {
 	itree_remove(&io->maps, &m->node);
+	__atomic_sub_fetch(&io->owner->mappings, 1, __ATOMIC_RELAXED);
 	io->bytes_mapped -= m->node.last - m->node.start + 1;
 	if (m->src->fd_view)
 		core_fd_view_put(m->src);
@@ -402,6 +435,12 @@ void core_destroy(struct core *c)
 		obj_free(c, CORE_SOURCE, list_entry(p, struct obj, link));
 	pthread_rwlock_destroy(&c->topo);
 	pthread_mutex_destroy(&c->err_lock);
+	while (c->users) {
+		struct core_user *u = c->users;
+
+		c->users = u->next;
+		free(u);
+	}
 	free(c);
 }
 
@@ -695,12 +734,14 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 		goto out;
 	}
 	if (kind == CORE_IOAS) {
-		struct ioas *io = calloc(1, sizeof(*io));
+		struct core_user *owner = owner_of(c, rq ? rq->uid : 0);
+		struct ioas *io = owner ? calloc(1, sizeof(*io)) : NULL;
 
 		if (!io) {
 			r = -ENOMEM;
 			goto out;
 		}
+		io->owner = owner;
 		r = c->be->ops->ioas_alloc(c->be, &io->id);
 		if (r < 0) {
 			core_error(c, rq, "IOMMU_IOAS_ALLOC: %s", errno_name(-r));
@@ -899,11 +940,25 @@ int core_obj_chown(struct core *c, enum core_obj kind, const char *name, uid_t u
 
 	pthread_rwlock_wrlock(&c->topo);
 	o = obj_find(c, kind, name, 0);
+	if (o && kind == CORE_IOAS) {
+		struct ioas *io = list_entry(o, struct ioas, o);
+		struct core_user *u = owner_of(c, uid);
+
+		if (!u) {
+			r = -ENOMEM;
+			goto out;
+		}
+		/* topo held for writing: no map or unmap runs */
+		io->owner->mappings -= io->maps.count;
+		u->mappings += io->maps.count;
+		io->owner = u;
+	}
 	if (o) {
 		o->uid = uid;
 		o->gid = gid;
 		r = 0;
 	}
+out:
 	pthread_rwlock_unlock(&c->topo);
 	return r;
 }
@@ -1301,6 +1356,13 @@ int core_ioas_map_source(struct core *c, struct ioas *io, const struct core_req 
 		ret = -ENOSPC;
 		goto out;
 	}
+	if (owner_full(c, io, 1)) {
+		ioas_error(c, io, rq,
+			   "uid %u holds %" PRIu64 " mappings in its IOASes (limit_user_mappings)",
+			   (unsigned)io->o.uid, c->max_mappings);
+		ret = -ENOSPC;
+		goto out;
+	}
 	if (m->prot & CORE_PROT_READ)
 		flags |= BACKEND_MAP_READABLE;
 	if (m->prot & CORE_PROT_WRITE)
@@ -1348,6 +1410,7 @@ int core_ioas_map_source(struct core *c, struct ioas *io, const struct core_req 
 		goto out;
 	}
 	__atomic_add_fetch(&s->users, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&io->owner->mappings, 1, __ATOMIC_RELAXED);
 	io->st_maps++;
 	io->bytes_mapped += m->length;
 	*ret_iova = iova;
@@ -1533,6 +1596,13 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 			   io->o.name, (uint64_t)io->maps.count, count, c->max_mappings);
 		return -ENOSPC;
 	}
+	if (owner_full(c, io, count)) {
+		ioas_error(c, io, rq,
+			   "copy: uid %u would hold more than %" PRIu64
+			   " mappings in its IOASes (limit_user_mappings)",
+			   (unsigned)io->o.uid, c->max_mappings);
+		return -ENOSPC;
+	}
 	news = calloc(count ? count : 1, sizeof(*news));
 	if (!news)
 		return -ENOMEM;
@@ -1597,6 +1667,7 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 		io->bytes_mapped += news[i]->node.last - news[i]->node.start + 1;
 		news[i] = NULL;
 	}
+	__atomic_add_fetch(&io->owner->mappings, count, __ATOMIC_RELAXED);
 	io->st_maps++;
 	*ret_iova = iova;
 out:
@@ -2602,15 +2673,33 @@ void *core_mmap_aligned(uint64_t len, uint64_t phase, int prot, int flags, int f
  * again, under the write lock, before it changes.
  */
 static int source_settable(struct core *c, const struct core_req *rq, const char *src,
-			   uint64_t serial, struct source **ret_s)
+			   uint64_t serial, uint64_t anon, struct source **ret_s)
 {
 	struct source *s = source_find(c, src, serial);
+	uint64_t held = 0;
+	struct list *p;
 
 	if (!s)
 		return -ENOENT;
 	if (s->users) {
 		core_error(c, rq, "source %s is used by %" PRIu64 " mapping(s)", src, s->users);
 		return -EBUSY;
+	}
+	if (anon && c->multiuser && s->o.uid != 0) {
+		/* the owner's other anon sources: memory the daemon commits as it is written */
+		list_for_each (p, &c->objs[CORE_SOURCE]) {
+			const struct source *o = list_entry(p, struct source, o.link);
+
+			if (o != s && o->o.uid == s->o.uid && o->set && o->anon)
+				held += o->size;
+		}
+		if (held + anon > c->user_anon_bytes) {
+			core_error(c, rq,
+				   "uid %u has 0x%" PRIx64 " bytes of anon sources; 0x%" PRIx64
+				   " more exceed limit_user_anon_bytes 0x%" PRIx64,
+				   (unsigned)s->o.uid, held, anon, c->user_anon_bytes);
+			return -ENOSPC;
+		}
 	}
 	*ret_s = s;
 	return 0;
@@ -2694,7 +2783,7 @@ int core_source_set(struct core *c, const struct core_req *rq, const char *src, 
 	int r;
 
 	pthread_rwlock_rdlock(&c->topo);
-	r = source_settable(c, rq, src, serial, &s);
+	r = source_settable(c, rq, src, serial, anon ? size : 0, &s);
 	pthread_rwlock_unlock(&c->topo);
 	if (r < 0)
 		return r;
@@ -2709,7 +2798,7 @@ int core_source_set(struct core *c, const struct core_req *rq, const char *src, 
 		}
 	}
 	pthread_rwlock_wrlock(&c->topo);
-	r = source_settable(c, rq, src, serial, &s);
+	r = source_settable(c, rq, src, serial, anon ? size : 0, &s);
 	if (r < 0) {
 		pthread_rwlock_unlock(&c->topo);
 		munmap(mem, size);

@@ -80,6 +80,8 @@ struct window {
 	uint64_t a_start, a_last;
 };
 
+struct core_user;
+
 struct mapping {
 	struct itree_node node;
 	struct source *src;
@@ -89,6 +91,7 @@ struct mapping {
 
 struct ioas {
 	struct obj o;
+	struct core_user *owner; /* o.uid's record: its mappings count there too */
 	uint32_t id;
 	pthread_mutex_t lock;
 	struct list windows;
@@ -109,6 +112,17 @@ struct device {
 	struct platform_range resv[CORE_MAX_RESERVED];
 };
 
+/*
+ * What one owner's IOASes hold, for the per-user bounds under allow_other (ioasfs.5 LIMITS):
+ * one record per uid that ever owned an IOAS, kept until the core goes. The count changes
+ * under an IOAS's lock, so IOASes of one owner change it concurrently: atomics.
+ */
+struct core_user {
+	struct core_user *next;
+	uid_t uid;
+	uint64_t mappings;
+};
+
 struct core {
 	struct backend *be;
 	struct platform plat;
@@ -116,7 +130,9 @@ struct core {
 	uint64_t next_serial;
 	struct list objs[3];
 	unsigned n_objs[3];
-	uint64_t max_mappings; /* per IOAS */
+	uint64_t max_mappings; /* per IOAS, and per owner under allow_other */
+	uint64_t user_anon_bytes; /* anon source sizes one owner may declare, under allow_other */
+	struct core_user *users;  /* added under topo held for writing */
 	bool multiuser;	       /* allow_other: objects are their owners' alone */
 
 	pthread_mutex_t err_lock;

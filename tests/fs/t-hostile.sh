@@ -281,4 +281,35 @@ else
 	kill -9 "$PID"
 	PID=
 fi
+
+# ---------------------------------------------------------------- item 5: what a user holds
+mount_ioasfs allow_other,max_mappings=1000 || exit 1
+lim() { sed -n "s/^$1 //p" "$M/status"; }
+expect_eq "limit_user_mappings is max_mappings" "$(lim limit_user_mappings)" 1000
+asB mkdir "$M/ioas/b1" "$M/ioas/b2" "$M/sources/sb"
+asB "$FSOP" write "$M/sources/sb/path" "anon 1M" >/dev/null
+seq 1 600 | sed 's/.*/auto 4K sb/' | asB dd of="$M/ioas/b1/map" bs=64K status=none
+seq 1 400 | sed 's/.*/auto 4K sb/' | asB dd of="$M/ioas/b2/map" bs=64K status=none
+expect_eq "B holds 1000 mappings in two IOASes" \
+	"$(cat "$M/ioas/b1/mappings" "$M/ioas/b2/mappings" | grep -c .)" 1000
+expect_as asB "B's 1001st mapping is past its share, in an IOAS of 400" ENOSPC write \
+	"$M/ioas/b2/map" "auto 4K sb"
+expect_error "says whose" "uid $B_UID holds 1000 mappings in its IOASes \(limit_user_mappings\)"
+asA mkdir "$M/ioas/a" "$M/sources/sa"
+asA "$FSOP" write "$M/sources/sa/path" "anon 1M" >/dev/null
+expect_as asA "A maps meanwhile" ok write "$M/ioas/a/map" "auto 4K sa"
+expect_as asB "B unmaps some" ok write "$M/ioas/b1/unmap" "all"
+expect_as asB "and maps again" ok write "$M/ioas/b2/map" "auto 4K sb"
+
+anon=$(lim limit_user_anon_bytes)
+asB mkdir "$M/sources/big" "$M/sources/more"
+expect_as asB "B declares anon memory up to its share" ok write "$M/sources/big/path" \
+	"anon $((anon - (1 << 20)))"
+expect_as asB "and no more" ENOSPC write "$M/sources/more/path" "anon 2M"
+expect_error "says why" "uid $B_UID has 0x[0-9a-f]+ bytes of anon sources; 0x200000 more exceed"
+asA mkdir "$M/sources/sa2"
+expect_as asA "A's anon source meanwhile" ok write "$M/sources/sa2/path" "anon 2M"
+expect_as asB "B's own source may shrink" ok write "$M/sources/big/path" "anon 1M"
+expect_as asB "and then the other fits" ok write "$M/sources/more/path" "anon 2M"
+
 finish
