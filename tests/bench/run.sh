@@ -12,8 +12,10 @@
 #   dma_read_MBps             1 MiB preads of 64 MiB mapped from a tmpfs file, through `dma`,
 #   file_read_MBps            ... and the same preads from the file itself;
 #   dma_read_ratio            the first over the second (bench_dma)
+#   attack N: ...             one user's map+unmap latency while another attacks the mount,
+#                             and a verdict line each (hostile.sh; needs root, else skipped)
 set -eu
-: "${IOASFS_BIN:?}" "${BENCH_CORE:?}" "${BENCH_BATCH:?}" "${BENCH_DMA:?}"
+: "${IOASFS_BIN:?}" "${BENCH_CORE:?}" "${BENCH_BATCH:?}" "${BENCH_DMA:?}" "${BENCH_HOSTILE:?}"
 W=$(mktemp -d /tmp/ioasfs-bench.XXXXXX)
 M=$W/mnt
 mkdir -p "$M"
@@ -84,3 +86,7 @@ echo "cat_mappings_100K_seconds $s2 ($b2 bytes)"
 echo "cat_mappings_1M_seconds $s1 ($b1 bytes)"
 awk -v s1="$s1" -v s2="$s2" -v b1="$b1" -v b2="$b2" \
 	'BEGIN { printf "cat_mappings_ns_per_byte_1M_vs_100K %.2f\n", (s1 / b1) / (s2 / b2) }'
+
+# issue 19: user A's map+unmap while user B runs each attack on an allow_other mount of its own
+# (fails only if A got an error or something hung)
+bash "$(dirname "$0")/hostile.sh"
