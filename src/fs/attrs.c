@@ -58,6 +58,7 @@ static int show_status(struct fs *fs, struct node *n, struct sbuf *sb)
 	sbuf_printf(sb, "limit_lines_per_write %d\n", FS_LINES_MAX);
 	sbuf_printf(sb, "limit_pending_links %d\n", FS_PENDING_LINKS);
 	sbuf_printf(sb, "limit_user_pending_links %d\n", CORE_USER_SHARE(FS_PENDING_LINKS));
+	sbuf_printf(sb, "limit_user_whole_handles %d\n", FS_MAX_WHOLE);
 	sbuf_printf(sb, "limit_results_bytes %u\n", FS_RESULTS_MAX);
 	return 0;
 }
@@ -76,7 +77,7 @@ static int show_save(struct fs *fs, struct node *n, struct sbuf *sb)
 static const struct attr_def root_attrs[] = {
 	{ "status", 0444, show_status },
 	{ "errors", 0444, show_errors, .st_size = FS_SIZE_STREAM },
-	{ "save", 0444, show_save, .st_size = FS_SIZE_STREAM },
+	{ "save", 0444, show_save, .st_size = FS_SIZE_STREAM, .whole = true },
 	{ NULL },
 };
 

@@ -1050,6 +1050,32 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  * Replies are sent after fh->lock is dropped, from a copy: once a reply is out, the kernel
  * may release the file and op_release may free fh on another thread.
  */
+/*
+ * A handle of a file rendered whole (save) keeps its text until it is closed: under
+ * allow_other a user other than root may keep FS_MAX_WHOLE of them (fh->lock held).
+ */
+static int whole_take(struct fs *fs, fuse_req_t req, struct node *n, struct fh *fh)
+{
+	unsigned mine = 0;
+	struct core_req rq;
+	struct fh *o;
+
+	if (!fs->multiuser || fh->uid == 0)
+		return 0;
+	pthread_mutex_lock(&fs->lock);
+	for (o = fs->open; o; o = o->next_open)
+		mine += o != fh && !o->dir && o->n->attr == n->attr && o->rendered &&
+			o->uid == fh->uid;
+	pthread_mutex_unlock(&fs->lock);
+	if (mine < FS_MAX_WHOLE)
+		return 0;
+	make_req(req, n->path, &rq);
+	core_error(fs->core, &rq,
+		   "uid %u keeps %u rendered %s handles (limit_user_whole_handles %d); close one",
+		   (unsigned)fh->uid, mine, n->name, FS_MAX_WHOLE);
+	return -EBUSY;
+}
+
 /* Bytes of a listing render at a time: one lock hold, and about what a handle keeps. */
 #define FS_CHUNK (64 * 1024)
 
@@ -1126,6 +1152,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		goto out;
 	} else if (off == 0 || !fh->rendered) {
 		sbuf_reset(&fh->snap);
+		if (n->attr->whole && !fh->rendered && (r = whole_take(fs, req, n, fh)) < 0)
+			goto out;
 		r = n->attr->show(fs, n, &fh->snap);
 		if (!r)
 			r = fh->snap.err;

@@ -29,6 +29,7 @@
 /* Listings that grow past a page report size 0 as procfs does, so tail(1) reads them whole. */
 #define FS_SIZE_STREAM	UINT64_MAX
 #define FS_MAX_SESSIONS 1024 /* open batch handles */
+#define FS_MAX_WHOLE	4    /* rendered handles of a whole-file listing one user keeps */
 
 enum nkind {
 	N_ROOT,
@@ -75,6 +76,7 @@ struct attr_def {
 	bool session;	  /* each handle is a counted batch session */
 	bool creds;	  /* the store opens files: give it the caller's groups too */
 	bool multiline;	  /* the value may span lines (a list) */
+	bool whole;	  /* a large listing rendered whole per handle: FS_MAX_WHOLE per user */
 	/* Listing files: the length show would render, without rendering it (optional). */
 	int (*length)(struct fs *fs, struct node *n, uint64_t *ret);
 	/*

@@ -252,6 +252,20 @@ expect_eq "a listing read in 100-byte pieces is the whole listing" \
 	"$(cat "$M/ioas/big/mappings" | md5sum)"
 expect_eq "and through sendfile(2)" "$("$FSOP" sendfile "$M/ioas/big/mappings" | md5sum)" \
 	"$(cat "$M/ioas/big/mappings" | md5sum)"
+# save is rendered whole per handle: B keeps 4 rendered handles, not a 5th; A reads it
+setpriv --reuid="$B_UID" --regid="$B_GID" --clear-groups bash -c "
+	for i in \$(seq 1 4); do
+		exec {f}<'$M/save'; read -r -N 1 -u \$f x || exit 1
+	done
+	exec {g}<'$M/save'; if read -r -N 1 -u \$g x 2>/dev/null; then echo read; else echo refused; fi
+	exec sleep 60" >"$WORK/save.out" 2>&1 &
+holder=$!
+for i in $(seq 1 100); do [ -s "$WORK/save.out" ] && break; sleep 0.1; done
+expect_eq "B's 5th rendered save handle is refused" "$(cat "$WORK/save.out")" refused
+expect_error "says why" "uid $B_UID keeps 4 rendered save handles \(limit_user_whole_handles 4\)"
+expect_eq "A reads save meanwhile" "$(asA head -c 1 "$M/save")" "{"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
 asA "$FSOP" write "$M/ioas/big/unmap" all >/dev/null
 
 # a restore naming a FIFO fails at once instead of hanging the start

@@ -13,7 +13,8 @@ for k in limit_name limit_ioas limit_devices limit_sources limit_windows limit_m
 	limit_batch_cqes limit_batch_sessions limit_attr_bytes limit_line_bytes \
 	limit_lines_per_write limit_pending_links limit_results_bytes limit_user_ioas \
 	limit_user_devices limit_user_sources limit_user_batch_sessions limit_user_pending_links \
-	limit_opens limit_user_opens limit_user_mappings limit_user_anon_bytes; do
+	limit_opens limit_user_opens limit_user_mappings limit_user_anon_bytes \
+	limit_user_whole_handles; do
 	v=$(lim "$k")
 	case $v in
 	'' | *[!0-9]*) fail "status: $k is [$v], not a number" ;;
