@@ -279,6 +279,24 @@ void core_show_status(struct core *c, struct sbuf *sb)
 
 /* ---------------------------------------------------------------- lifecycle */
 
+void core_topo_wrlock(struct core *c)
+{
+	struct timespec t;
+
+	for (;;) {
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 2 * 1000 * 1000;
+		if (t.tv_nsec >= 1000 * 1000 * 1000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000 * 1000 * 1000;
+		}
+		if (pthread_rwlock_timedwrlock(&c->topo, &t) == 0)
+			return;
+		/* the readers that queued behind this writer go first */
+		nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
+	}
+}
+
 int core_create(struct backend *be, const struct platform *plat, struct core **ret)
 {
 	pthread_rwlockattr_t attr;
@@ -714,7 +732,7 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 		else if (r < 0)
 			return r;
 	}
-	pthread_rwlock_wrlock(&c->topo);
+	core_topo_wrlock(c);
 	if (obj_find(c, kind, name, 0)) {
 		r = -EEXIST;
 		goto out;
@@ -805,7 +823,7 @@ int core_obj_remove(struct core *c, const struct core_req *rq, enum core_obj kin
 	struct obj *o;
 	int r = 0;
 
-	pthread_rwlock_wrlock(&c->topo);
+	core_topo_wrlock(c);
 	o = obj_find(c, kind, name, 0);
 	if (!o) {
 		r = -ENOENT;
@@ -938,7 +956,7 @@ int core_obj_chown(struct core *c, enum core_obj kind, const char *name, uid_t u
 	struct obj *o;
 	int r = -ENOENT;
 
-	pthread_rwlock_wrlock(&c->topo);
+	core_topo_wrlock(c);
 	o = obj_find(c, kind, name, 0);
 	if (o && kind == CORE_IOAS) {
 		struct ioas *io = list_entry(o, struct ioas, o);
@@ -1823,7 +1841,7 @@ int core_window_create(struct core *c, const struct core_req *rq, struct core_io
 		core_error(c, rq, "invalid window name '%.64s'", name);
 		return -EINVAL;
 	}
-	pthread_rwlock_wrlock(&c->topo);
+	core_topo_wrlock(c);
 	io = ioas_find(c, r);
 	if (!io) {
 		ret = -ENOENT;
@@ -1867,7 +1885,7 @@ int core_window_remove(struct core *c, const struct core_req *rq, struct core_io
 	struct window *w;
 	int ret = 0;
 
-	pthread_rwlock_wrlock(&c->topo);
+	core_topo_wrlock(c);
 	io = ioas_find(c, r);
 	w = io ? window_find(io, name, 0) : NULL;
 	if (!w) {
@@ -2274,7 +2292,7 @@ int core_device_attach(struct core *c, const struct core_req *rq, const char *de
 	uint32_t pt;
 	int ret;
 
-	pthread_rwlock_wrlock(&c->topo);
+	core_topo_wrlock(c);
 	d = device_find(c, dev, serial);
 	if (!d) {
 		ret = -ENOENT;
@@ -2351,7 +2369,7 @@ int core_device_detach(struct core *c, const struct core_req *rq, const char *de
 	struct ioas *io;
 	int ret;
 
-	pthread_rwlock_wrlock(&c->topo);
+	core_topo_wrlock(c);
 	d = device_find(c, dev, serial);
 	if (!d || !d->ioas) {
 		ret = -ENOENT;
@@ -2435,7 +2453,7 @@ int core_device_store_path(struct core *c, const struct core_req *rq, const char
 			return r;
 		path = cdev;
 	}
-	pthread_rwlock_wrlock(&c->topo);
+	core_topo_wrlock(c);
 	d = device_find(c, dev, serial);
 	if (!d) {
 		r = -ENOENT;
@@ -2475,7 +2493,7 @@ int core_device_store_reserved(struct core *c, const struct core_req *rq, const 
 		core_error(c, rq, "too many reserved regions (limit %d)", CORE_MAX_RESERVED);
 		return -EINVAL;
 	}
-	pthread_rwlock_wrlock(&c->topo);
+	core_topo_wrlock(c);
 	d = device_find(c, dev, serial);
 	if (!d) {
 		r = -ENOENT;
@@ -2797,7 +2815,7 @@ int core_source_set(struct core *c, const struct core_req *rq, const char *src, 
 			return -ENOMEM;
 		}
 	}
-	pthread_rwlock_wrlock(&c->topo);
+	core_topo_wrlock(c);
 	r = source_settable(c, rq, src, serial, anon ? size : 0, &s);
 	if (r < 0) {
 		pthread_rwlock_unlock(&c->topo);

@@ -140,6 +140,14 @@ struct core {
 	char errors[CORE_ERRORS_RING][CORE_ERROR_LEN];
 };
 
+/*
+ * topo for writing, without holding readers back for long: the lock prefers writers (so a
+ * stream of short readers cannot starve mkdir), and a writer queued behind a long reader (a
+ * save's copy of a large tree) would stop every reader that comes after it. So a writer
+ * waits at most 2 ms at a time, then lets the queued readers in and tries again (core.c).
+ */
+void core_topo_wrlock(struct core *c);
+
 /* Lock helpers: topo for reading plus the IOAS lock (core.c). */
 struct ioas *core_ioas_get(struct core *c, struct core_ioas_ref r);
 void core_ioas_put(struct core *c, struct ioas *io);

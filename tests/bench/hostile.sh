@@ -28,7 +28,7 @@ H=$BENCH_HOSTILE
 SECS=${HOSTILE_SECONDS:-3}
 ASECS=$((SECS + 1)) # the attackers' loops: 0.5 s before the victim starts to 0.5 s after
 LIMIT_MS=50
-FILL=200000 # attack 8: mappings in B's large IOAS
+FILL=${HOSTILE_FILL:-200000} # attack 8: mappings in B's large IOAS (HOSTILE_FILL)
 REFUSALS='^(ENOSPC|EACCES|EBUSY|EINVAL)$'
 
 if [ "$(id -u)" -ne 0 ]; then
