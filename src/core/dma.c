@@ -36,8 +36,8 @@
 #include <unistd.h>
 
 #include "core/core_int.h"
-#include "core/opener.h"
 #include "core/itree.h"
+#include "core/opener.h"
 #include "core/parse.h"
 
 #define RW_IOV 1024 /* remote pieces per process_vm_readv/writev (UIO_MAXIOV) */
@@ -301,6 +301,46 @@ static int proc_open(pid_t pid)
 }
 
 /*
+ * Is descriptor fdnum of the process whose /proc directory is dirfd on a FUSE file system?
+ * Read from its fdinfo's mnt_id and that process's mountinfo, which asks no file system
+ * anything: a stat of a file of this very mount would be a request the daemon sends itself,
+ * which a daemon run under valgrind (one thread at a time) never gets to answer, and a file
+ * of another FUSE file system would make the daemon wait on that one's server.
+ */
+static bool fd_on_fuse(int dirfd, int fdnum)
+{
+	char name[32], info[1024], *line = NULL, *p;
+	unsigned long mnt_id, id;
+	bool fuse = false;
+	size_t cap = 0;
+	FILE *f;
+	int fd;
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fdnum);
+	if (proc_read(dirfd, name, info, sizeof(info)) < 0 || !(p = strstr(info, "mnt_id:")) ||
+	    sscanf(p + 7, "%lu", &mnt_id) != 1)
+		return false;
+	fd = openat(dirfd, "mountinfo", O_RDONLY | O_CLOEXEC);
+	f = fd < 0 ? NULL : fdopen(fd, "re");
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "%lu", &id) != 1 || id != mnt_id)
+			continue;
+		p = strstr(line, " - ");
+		fuse = p && (!strncmp(p + 3, "fuse ", 5) || !strncmp(p + 3, "fuse.", 5) ||
+			     !strncmp(p + 3, "fuseblk ", 8));
+		break;
+	}
+	free(line);
+	fclose(f);
+	return fuse;
+}
+
+/*
  * Descriptor fdnum of the process whose /proc directory is procfd (tgid): pidfd_getfd, or
  * where the system has no pidfds (before Linux 5.6, or under a seccomp filter or valgrind
  * that refuses them) the file opened again through /proc/PID/fd/N with the access mode the
@@ -333,6 +373,8 @@ static int get_fd(int procfd, pid_t tgid, int fdnum)
 	p = strstr(info, "flags:");
 	if (!p || sscanf(p + 6, "%lo", &flags) != 1 || (flags & O_PATH))
 		return -EBADF;
+	if (fd_on_fuse(procfd, fdnum))
+		return -EXDEV; /* not memory, and no stat of it through the link */
 	/* open nothing but a regular file: a FIFO's open could wait, a device's act */
 	snprintf(name, sizeof(name), "fd/%d", fdnum);
 	if (fstatat(procfd, name, &st, 0) < 0)
@@ -377,7 +419,10 @@ static int take_fd(const struct core_req *rq, int fdnum, unsigned prot, int *ret
 	fd = get_fd(procfd, tgid, fdnum);
 	if (fd < 0) {
 		ret = fd;
-		if (ret == -EINVAL)
+		if (ret == -EXDEV) {
+			ret = -EINVAL;
+			snprintf(why, wlen, "fd %d %s", fdnum, opener_why_str(OPENER_NOT_MEMORY));
+		} else if (ret == -EINVAL)
 			snprintf(why, wlen, "fd %d is not a regular file", fdnum);
 		else
 			snprintf(why, wlen, "fd %d of process %d: %s", fdnum, (int)tgid,
@@ -437,7 +482,8 @@ int core_fd_view_make(const struct core_req *rq, int fdnum, uint64_t offset, uin
 	struct stat st;
 	struct source *s;
 	pid_t tgid = 0;
-	int fd = -1, ret;
+	int fd = -1, self, ret;
+	bool fuse;
 
 	v->s = NULL;
 	v->fd = -1;
@@ -448,7 +494,11 @@ int core_fd_view_make(const struct core_req *rq, int fdnum, uint64_t offset, uin
 	ret = take_fd(rq, fdnum, prot, &fd, &tgid, v->why, sizeof(v->why));
 	if (ret < 0)
 		return ret;
-	if (fstatfs(fd, &sf) < 0 || !opener_memory_fs((uint64_t)sf.f_type)) {
+	self = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fuse = self >= 0 && fd_on_fuse(self, fd);
+	if (self >= 0)
+		close(self);
+	if (fuse || fstatfs(fd, &sf) < 0 || !opener_memory_fs((uint64_t)sf.f_type)) {
 		snprintf(v->why, sizeof(v->why), "fd %d %s", fdnum,
 			 opener_why_str(OPENER_NOT_MEMORY));
 		ret = -EINVAL;
