@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <liburing.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend/kernel.h"
@@ -179,6 +182,168 @@ static int choose_backend(const struct options *o, struct platform *plat, struct
 	return sim_backend_create(plat, ret);
 }
 
+/* The id of the mount a descriptor is on (Linux 3.15 and later print it in fdinfo). */
+static int fd_mnt_id(int fd)
+{
+	char name[64], line[128];
+	int id = -ENOENT;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "/proc/self/fdinfo/%d", fd);
+	f = fopen(name, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %d", &id) == 1)
+			break;
+	fclose(f);
+	return id;
+}
+
+/* mountinfo writes a space, tab, newline or backslash in a path as \ooo */
+static void unescape_octal(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++, d++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d = (s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0');
+			s += 3;
+		} else {
+			*d = *s;
+		}
+	}
+	*d = '\0';
+}
+
+/*
+ * The type of the mount MNT (absolute, resolved) names, from the mount id of an O_PATH
+ * descriptor rather than by comparing paths, so that of mounts stacked there the top one, the
+ * one stat() reached, is the one looked at. O_PATH reaches a dead mount's root without asking
+ * its daemon. -ENOENT: no such mount; -EXDEV: MNT is inside a mount, not at its root (a
+ * cached entry of a dead mount still resolves), and detaching that mount would take more
+ * than the mount point.
+ */
+static int mount_type(const char *mnt, char *type, size_t len)
+{
+	char *line = NULL, *save, *tok;
+	size_t cap = 0;
+	int fd, id, r = -ENOENT;
+	FILE *f;
+
+	fd = open(mnt, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	id = fd_mnt_id(fd);
+	close(fd);
+	if (id < 0)
+		return id;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS */
+	while (r == -ENOENT && getline(&line, &cap, f) > 0) {
+		tok = strtok_r(line, " \n", &save);
+		if (!tok || atoi(tok) != id)
+			continue;
+		for (int i = 0; i < 4 && tok; i++)
+			tok = strtok_r(NULL, " \n", &save);
+		if (!tok)
+			break;
+		unescape_octal(tok);
+		if (strcmp(tok, mnt)) {
+			r = -EXDEV;
+			break;
+		}
+		while ((tok = strtok_r(NULL, " \n", &save)) && strcmp(tok, "-"))
+			;
+		tok = tok ? strtok_r(NULL, " \n", &save) : NULL;
+		if (tok) {
+			snprintf(type, len, "%s", tok);
+			r = 0;
+		}
+	}
+	free(line);
+	fclose(f);
+	return r;
+}
+
+/* fusermount3 -uz MNT, for a daemon without the right to umount2(): 0 when it exits 0 */
+static int fusermount_detach(const char *mnt)
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-uz", "--", mnt, (char *)NULL);
+		fprintf(stderr, "ioasfs: MOUNT: fusermount3: %s\n", strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
+}
+
+/*
+ * A daemon killed with SIGKILL leaves its mount behind, its connection aborted: every access
+ * to the mount point fails with ENOTCONN, libfuse's stat() before mounting included, until
+ * someone unmounts it. A restart after a crash must work by itself, so a dead mount of an
+ * earlier ioasfs at MNT is detached first (lazily: a process still inside gets ENOTCONN, as
+ * it did). Another file system's dead mount is not ours to remove; that is refused, naming
+ * it. Mounts stacked there are cleared one by one, a few at most.
+ */
+static int clear_dead_mount(const char *mnt)
+{
+	char type[64];
+	struct stat st;
+	int r;
+
+	for (int i = 0; i < 8; i++) {
+		if (stat(mnt, &st) == 0 || errno != ENOTCONN)
+			return 0;
+		r = mount_type(mnt, type, sizeof(type));
+		if (r == -EXDEV) {
+			fprintf(stderr,
+				"ioasfs: MOUNT: %s lies inside a dead mount (its daemon is gone)\n",
+				mnt);
+			return r;
+		}
+		if (r < 0) {
+			fprintf(stderr,
+				"ioasfs: MOUNT: %s: %s, and no mount of it is in "
+				"/proc/self/mountinfo: %s\n",
+				mnt, strerror(ENOTCONN), strerror(-r));
+			return r;
+		}
+		if (strcmp(type, "fuse.ioasfs")) {
+			fprintf(stderr,
+				"ioasfs: MOUNT: %s: a dead mount of %s (its daemon is gone) is "
+				"in the way, not ours to clear; unmount it (fusermount3 -u %s)\n",
+				mnt, type, mnt);
+			return -ENOTCONN;
+		}
+		/* umount2() wants CAP_SYS_ADMIN; fusermount3 lets the user who mounted it */
+		r = umount2(mnt, MNT_DETACH) == 0 ? 0 : -errno;
+		if (r == -EPERM)
+			r = fusermount_detach(mnt);
+		if (r < 0) {
+			fprintf(stderr,
+				"ioasfs: MOUNT: %s: cannot clear the dead mount of an earlier "
+				"ioasfs: %s\n",
+				mnt, strerror(-r));
+			return r;
+		}
+		fprintf(stderr,
+			"ioasfs: MOUNT: cleared the dead mount of an earlier ioasfs at %s\n", mnt);
+	}
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -253,6 +418,8 @@ int main(int argc, char *argv[])
 		goto out_fs;
 	if (fuse_set_signal_handlers(fs.se) != 0)
 		goto out_session;
+	if (clear_dead_mount(fs.mountpoint) < 0)
+		goto out_signals;
 	if (fuse_session_mount(fs.se, opts.mountpoint) != 0)
 		goto out_signals;
 	fuse_daemonize(opts.foreground);
