@@ -13,7 +13,7 @@
 #define IOASFS_BACKEND_H
 
 #include <stdint.h>
-#include "core/platform.h"
+#include "util/platform.h"
 
 /* Same values as IOMMU_IOAS_MAP_* in <linux/iommufd.h>. */
 #define BACKEND_MAP_FIXED_IOVA (1u << 0)

@@ -45,8 +45,8 @@
 #include <string.h>
 
 #include "backend/backend.h"
-#include "core/itree.h"
-#include "core/slab.h"
+#include "util/itree.h"
+#include "util/slab.h"
 
 #define SIM_PAGE      BACKEND_PAGE_SIZE
 #define SIM_MAP_FLAGS (BACKEND_MAP_FIXED_IOVA | BACKEND_MAP_WRITEABLE | BACKEND_MAP_READABLE)

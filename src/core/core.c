@@ -28,10 +28,10 @@
 #include <unistd.h>
 
 #include "core/core_int.h"
-#include "core/itree.h"
-#include "core/opener.h"
-#include "core/parse.h"
-#include "core/slab.h"
+#include "util/itree.h"
+#include "util/opener.h"
+#include "util/parse.h"
+#include "util/slab.h"
 #include "ioasfs/batch.h"
 
 #define ANON_MAX (1ull << 40)

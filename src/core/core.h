@@ -22,8 +22,8 @@
 #include <sys/types.h>
 
 #include "backend/backend.h"
-#include "core/platform.h"
-#include "core/sbuf.h"
+#include "util/platform.h"
+#include "util/sbuf.h"
 
 /* Bounds (documented in ioasfs.5 and printed in `status`). */
 #define CORE_NAME_MAX	  63

@@ -14,37 +14,9 @@
 #include <sys/types.h>
 
 #include "core/core.h"
-#include "core/itree.h"
-#include "core/slab.h"
-
-struct list {
-	struct list *next, *prev;
-};
-
-#define list_entry(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
-#define list_for_each(pos, head)    for (pos = (head)->next; pos != (head); pos = pos->next)
-#define list_for_each_safe(pos, n, head)                                                           \
-	for (pos = (head)->next, n = pos->next; pos != (head); pos = n, n = pos->next)
-
-static inline void list_init(struct list *l)
-{
-	l->next = l->prev = l;
-}
-
-static inline void list_add_tail(struct list *l, struct list *head)
-{
-	l->prev = head->prev;
-	l->next = head;
-	head->prev->next = l;
-	head->prev = l;
-}
-
-static inline void list_del(struct list *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	list_init(l);
-}
+#include "util/itree.h"
+#include "util/list.h"
+#include "util/slab.h"
 
 struct obj {
 	struct list link;

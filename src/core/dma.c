@@ -36,9 +36,9 @@
 #include <unistd.h>
 
 #include "core/core_int.h"
-#include "core/itree.h"
-#include "core/opener.h"
-#include "core/parse.h"
+#include "util/itree.h"
+#include "util/opener.h"
+#include "util/parse.h"
 
 #define RW_IOV 1024 /* remote pieces per process_vm_readv/writev (UIO_MAXIOV) */
 

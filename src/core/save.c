@@ -47,7 +47,7 @@
 #include <json-c/json.h>
 
 #include "core/core_int.h"
-#include "core/parse.h"
+#include "util/parse.h"
 
 #define JSON_FLAGS    (JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define SAVE_VERSION  1

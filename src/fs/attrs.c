@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/uio.h>
 
-#include "core/parse.h"
+#include "util/parse.h"
 #include "fs/decode.h"
 #include "fs/fs.h"
 

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/parse.h"
+#include "util/parse.h"
 #include "fs/decode.h"
 
 /* A value that does not parse: its errno, and "invalid WHAT 'VALUE'" in why. */

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/parse.h"
+#include "util/parse.h"
 #include "fs/fs.h"
 
 #define N_BUCKETS 16384

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "core/core.h"
-#include "core/sbuf.h"
+#include "util/sbuf.h"
 #include "ioasfs/batch.h"
 
 /* Bounds of the text interface (ioasfs.5). */

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "backend/kernel.h"
-#include "core/opener.h"
-#include "core/parse.h"
+#include "util/opener.h"
+#include "util/parse.h"
 #include "fs/fs.h"
 
 struct options {

@@ -22,7 +22,7 @@
 
 #include "backend/backend.h"
 #include "core/core.h"
-#include "core/platform.h"
+#include "util/platform.h"
 #include "ioasfs/batch.h"
 
 #define PAGE 4096ull

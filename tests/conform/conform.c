@@ -41,8 +41,8 @@
 #include "backend/backend.h"
 #include "backend/iommufd_uapi.h"
 #include "backend/kernel.h"
-#include "core/parse.h"
-#include "core/platform.h"
+#include "util/parse.h"
+#include "util/platform.h"
 
 #define BUF_SIZE (8ull << 20)
 #define MAX_DEVS 4

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/parse.h"
+#include "util/parse.h"
 #include "fs/decode.h"
 
 #define FUZZ_NAME "fuzz_batch"

@@ -42,9 +42,9 @@
 
 #include "backend/backend.h"
 #include "core/core.h"
-#include "core/parse.h"
-#include "core/platform.h"
-#include "core/sbuf.h"
+#include "util/parse.h"
+#include "util/platform.h"
+#include "util/sbuf.h"
 #include "ioasfs/batch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libFuzzer harness for the text parsers of src/core/parse.h, the first code to see every
+ * libFuzzer harness for the text parsers of src/util/parse.h, the first code to see every
  * byte a user writes into the tree. The parsers promise more than "does not crash": exactly
  * one C-syntax number per token, -EOVERFLOW for 2^64 and above, nothing written on failure.
  * So each input is also held to properties: a number that parses prints back ("%" PRIu64,
@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/parse.h"
+#include "util/parse.h"
 
 #define FUZZ_NAME "fuzz_parse"
 #include "check.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * libFuzzer harness for platform profiles (src/core/platform.h). A profile is a file the
+ * libFuzzer harness for platform profiles (src/util/platform.h). A profile is a file the
  * user hands to `-o platform=FILE`, and `cat platform/profile` must print text that loads
  * back to the same machine: platform_format() is documented as the inverse of
  * platform_parse(). So any text the parser accepts is formatted, parsed again and compared
@@ -24,8 +24,8 @@
 
 #include "backend/backend.h"
 #include "core/core.h"
-#include "core/platform.h"
-#include "core/sbuf.h"
+#include "util/platform.h"
+#include "util/sbuf.h"
 
 #define FUZZ_NAME "fuzz_profile"
 #include "check.h"

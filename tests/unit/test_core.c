@@ -28,8 +28,8 @@
 
 #include "backend/backend.h"
 #include "core/core.h"
-#include "core/platform.h"
-#include "core/sbuf.h"
+#include "util/platform.h"
+#include "util/sbuf.h"
 #include "failmalloc.h"
 
 #define K (UINT64_C(1) << 10)

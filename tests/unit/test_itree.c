@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/itree.h"
+#include "util/itree.h"
 #include "failmalloc.h"
 
 #define U64MAX UINT64_MAX

@@ -28,8 +28,8 @@
 #include "backend/iommufd_uapi.h"
 #include "backend/kernel.h"
 #include "core/core.h"
-#include "core/platform.h"
-#include "core/sbuf.h"
+#include "util/platform.h"
+#include "util/sbuf.h"
 
 #define IOMMUFD_FD 100
 #define DEV_FD0	   200

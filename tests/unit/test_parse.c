@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/parse.h"
+#include "util/parse.h"
 
 static uint64_t u64_of(const char *s)
 {

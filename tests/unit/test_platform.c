@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/parse.h"
-#include "core/platform.h"
+#include "util/parse.h"
+#include "util/platform.h"
 
 #define K (UINT64_C(1) << 10)
 #define M (UINT64_C(1) << 20)

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
-#include "core/platform.h"
+#include "util/platform.h"
 
 #define P      4096ull
 #define U64MAX UINT64_MAX

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/itree.h"
+#include "util/itree.h"
 
 #define LEAF_MAX  32
 #define INNER_MAX 32

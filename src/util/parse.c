@@ -15,7 +15,7 @@
 #include <limits.h>
 #include <string.h>
 
-#include "core/parse.h"
+#include "util/parse.h"
 
 static int digit_value(char c)
 {

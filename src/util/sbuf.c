@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/sbuf.h"
+#include "util/sbuf.h"
 
 void sbuf_init(struct sbuf *sb)
 {

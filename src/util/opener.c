@@ -33,7 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/opener.h"
+#include "util/opener.h"
 
 #define FUSE_SUPER_MAGIC 0x65735546
 #define TMPFS_MAGIC	 0x01021994

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/parse.h"
-#include "core/platform.h"
+#include "util/parse.h"
+#include "util/platform.h"
 
 #define PROFILE_MAX_FILE  (64 * 1024)
 #define PROFILE_MAX_LINE  512

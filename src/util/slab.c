@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-#include "core/slab.h"
+#include "util/slab.h"
 
 #define CHUNK (2u << 20)
 
