@@ -3,7 +3,7 @@
  * The backend interface: one ops table that mirrors the iommufd uAPI on object ids, so the
  * core can run on the kernel (/dev/iommu + VFIO cdevs) or on the userspace model in sim.c
  * with the same results. Every op returns 0 or the negative errno the kernel returns for the
- * same request (research/iommufd-uapi.md section 2), and leaves state unchanged on error
+ * same request (drivers/iommu/iommufd/; ioasfs.5, ERRORS), and leaves state unchanged on error
  * except where the kernel itself does not (documented per op).
  *
  * Ops are not required to be thread-safe with respect to each other on the same object;

@@ -8,7 +8,7 @@
  * layouts follow the kernel ABI: every iommufd command is _IO(';', 0x80 + nr) on a struct
  * that starts with its own size, every VFIO cdev command _IO(';', 100 + nr) on a struct that
  * starts with argsz. tests/unit/test_uapi checks sizes, offsets and numbers against the
- * values in research/iommufd-uapi.md section 1, whichever header provided them.
+ * values of the kernel's include/uapi/linux/iommufd.h, whichever header provided them.
  */
 #ifndef IOASFS_IOMMUFD_UAPI_H
 #define IOASFS_IOMMUFD_UAPI_H

@@ -3,7 +3,7 @@
  * The sim backend: a userspace model of the iommufd uAPI on object ids, so ioasfs runs (and its
  * tests mean the same thing) on machines without an IOMMU. Every op returns the errno the
  * kernel returns for the same request, found by the same checks in the same order as
- * drivers/iommu/iommufd/{ioas,io_pagetable,main,device}.c (research/iommufd-uapi.md section 2).
+ * drivers/iommu/iommufd/{ioas,io_pagetable,main,device}.c (ioasfs.5, ERRORS).
  *
  * The model. Objects (IOAS, simulated device, auto-domain HWPT) share one id space that
  * behaves like the kernel's XA_FLAGS_ALLOC1 xarray: 0 is never valid and the lowest free id is

@@ -47,8 +47,8 @@ struct rset {
 	int err;
 };
 
-static const unsigned obj_max[3] = { CORE_MAX_IOAS, CORE_MAX_DEVICES, CORE_MAX_SOURCES };
-static const char *const obj_kind_name[3] = { "ioas", "device", "source" };
+static const unsigned obj_max[CORE_OBJ_KINDS] = { CORE_MAX_IOAS, CORE_MAX_DEVICES, CORE_MAX_SOURCES };
+static const char *const obj_kind_name[CORE_OBJ_KINDS] = { "ioas", "device", "source" };
 
 /* ---------------------------------------------------------------- range sets */
 
@@ -311,7 +311,7 @@ int core_create(struct backend *be, const struct platform *plat, struct core **r
 	/* a quarter of the machine's memory, as for the other shares of one user */
 	c->user_anon_bytes = CORE_USER_SHARE((uint64_t)sysconf(_SC_PHYS_PAGES) *
 					     (uint64_t)sysconf(_SC_PAGESIZE));
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < CORE_OBJ_KINDS; i++)
 		list_init(&c->objs[i]);
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);

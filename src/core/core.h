@@ -63,6 +63,7 @@ enum core_obj {
 	CORE_IOAS,
 	CORE_DEVICE,
 	CORE_SOURCE,
+	CORE_OBJ_KINDS, /* how many kinds there are */
 };
 
 /* A name and serial pair, as returned by listings. */

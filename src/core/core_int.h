@@ -100,8 +100,8 @@ struct core {
 	struct platform plat;
 	pthread_rwlock_t topo;
 	uint64_t next_serial;
-	struct list objs[3];
-	unsigned n_objs[3];
+	struct list objs[CORE_OBJ_KINDS];
+	unsigned n_objs[CORE_OBJ_KINDS];
 	uint64_t max_mappings; /* per IOAS, and per owner under allow_other */
 	uint64_t user_anon_bytes; /* anon source sizes one owner may declare, under allow_other */
 	struct core_user *users;  /* added under topo held for writing */

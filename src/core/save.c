@@ -432,7 +432,7 @@ static void save_device(struct sbuf *sb, struct device *d)
 
 int core_save(struct core *c, struct sbuf *out)
 {
-	struct obj **v[3] = { NULL };
+	struct obj **v[CORE_OBJ_KINDS] = { NULL };
 	struct sbuf text, *sb = &text;
 	struct snap sn = { 0 };
 	size_t need, i;
@@ -447,7 +447,7 @@ int core_save(struct core *c, struct sbuf *out)
 	platform_format(&c->plat, profile, need + 1);
 
 	pthread_rwlock_rdlock(&c->topo);
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < CORE_OBJ_KINDS; k++) {
 		v[k] = sorted(&c->objs[k], c->n_objs[k]);
 		if (!v[k]) {
 			r = -ENOMEM;
@@ -492,7 +492,7 @@ out:
 	}
 	snap_free(&sn);
 	sbuf_free(&text);
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < CORE_OBJ_KINDS; k++)
 		free(v[k]);
 	free(profile);
 	return r;

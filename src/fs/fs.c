@@ -4,7 +4,7 @@
  * mkdir/rmdir/symlink/unlink/rename mapped onto core objects. It owns no IOMMU semantics.
  *
  * Every handler ends in exactly one reply, errors through one fuse_reply_err(). Attribute
- * files are direct_io with st_size 4096 (research/fuse-configfs.md section 1.4): every read
+ * files are direct_io with st_size 4096, as sysfs files are (ioasfs.5, Attribute files): every read
  * and write reaches us, a read at offset 0 renders the file again, and a write carries one
  * whole value at offset 0. Entry and attribute timeouts are 0 because other clients change
  * the tree (an attach makes a link appear in ioas/NAME/devices) and we never want the kernel

@@ -8,9 +8,9 @@
  *   conform --backend kernel --device /dev/vfio/devices/vfioN... [--seed S] [--ops N]
  *   conform --mock ...   devices are IOMMUFD_TEST mock devices instead (below)
  *
- * The sequence is a hand-written part (the edge cases of research/iommufd-uapi.md sections 2
- * and 3: zero and overflowing lengths, flags, reserved ranges, splitting unmaps, unmap all,
- * allowed lists over holes, capacity-limited IOVA_RANGES, COPY rules, options, destroy of a
+ * The sequence is a hand-written part (the edge cases of the kernel's iommufd ioctls,
+ * ioasfs.5 ERRORS and MAP AND UNMAP: zero and overflowing lengths, flags, reserved ranges,
+ * splitting unmaps, unmap all, allowed lists over holes, capacity-limited IOVA_RANGES, COPY rules, options, destroy of a
  * busy IOAS) followed by N seeded random operations over a few IOASes and the given
  * devices. Every line is "N op args -> result outputs"; a result is 0 or an errno name, and
  * the outputs are what the kernel wrote back (IOVAs, lengths, ranges, alignment, ids).

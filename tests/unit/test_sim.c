@@ -5,7 +5,7 @@
  * area, unmap_fully_contained_areas, area_auto_iova, area_allowed, copy_area, copy_sweep,
  * iova_ranges, ioas_option_huge_pages, ioas_iova_alloc, ioas_align_change, ...), with the
  * selftest's ADD_RESERVED replaced by a simulated device whose reserved regions are set by
- * hand, plus every errno case of research/iommufd-uapi.md section 2 in the kernel's order of
+ * hand, plus every errno case of drivers/iommu/iommufd/ (ioasfs.5, ERRORS) in the kernel's order of
  * checks. Expected IOVAs are written out as numbers, worked by hand from the kernel's
  * allocator, so that a change of placement policy shows up as a failure.
  *

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The uAPI the kernel backend speaks, checked against the kernel ABI as research/iommufd-
- * uapi.md section 1 records it: ioctl numbers (_IO(';', nr), no size or direction bits),
+ * The uAPI the kernel backend speaks, checked against the kernel ABI as the kernel's
+ * include/uapi/linux/iommufd.h defines it: ioctl numbers (_IO(';', nr), no size or direction bits),
  * struct sizes and the offset of every field the backend fills or reads. Whichever header
  * provided the definitions (<linux/iommufd.h> or src/backend/iommufd_uapi.h), a difference
  * here would make every ioctl fail or, worse, pass wrong values.
