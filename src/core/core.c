@@ -47,7 +47,8 @@ struct rset {
 	int err;
 };
 
-static const unsigned obj_max[CORE_OBJ_KINDS] = { CORE_MAX_IOAS, CORE_MAX_DEVICES, CORE_MAX_SOURCES };
+static const unsigned obj_max[CORE_OBJ_KINDS] = { CORE_MAX_IOAS, CORE_MAX_DEVICES,
+						  CORE_MAX_SOURCES };
 static const char *const obj_kind_name[CORE_OBJ_KINDS] = { "ioas", "device", "source" };
 
 /* ---------------------------------------------------------------- range sets */
@@ -309,8 +310,8 @@ int core_create(struct backend *be, const struct platform *plat, struct core **r
 	c->next_serial = 1;
 	c->max_mappings = CORE_MAX_MAPPINGS;
 	/* a quarter of the machine's memory, as for the other shares of one user */
-	c->user_anon_bytes = CORE_USER_SHARE((uint64_t)sysconf(_SC_PHYS_PAGES) *
-					     (uint64_t)sysconf(_SC_PAGESIZE));
+	c->user_anon_bytes =
+	    CORE_USER_SHARE((uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE));
 	for (int i = 0; i < CORE_OBJ_KINDS; i++)
 		list_init(&c->objs[i]);
 	pthread_rwlockattr_init(&attr);
@@ -517,9 +518,12 @@ static int device_resolve(struct core *c, const struct core_req *rq, const char 
 			core_error(c, rq, "cannot bind device %s to %s: %s", name, path,
 				   errno_name(-r));
 		else
-			core_error(c, rq, "cannot bind device %s to %s: not a character device "
-				   "under /dev%s%s (%s)", name, path, f.why == OPENER_NOT_REG ? "" : "; ",
-				   f.why == OPENER_NOT_REG ? "" : opener_why_str(f.why), errno_name(-r));
+			core_error(c, rq,
+				   "cannot bind device %s to %s: not a character device "
+				   "under /dev%s%s (%s)",
+				   name, path, f.why == OPENER_NOT_REG ? "" : "; ",
+				   f.why == OPENER_NOT_REG ? "" : opener_why_str(f.why),
+				   errno_name(-r));
 	}
 	return r;
 }
@@ -538,7 +542,8 @@ static int device_bind(struct core *c, const struct core_req *rq, struct device 
 	r = c->be->ops->device_bind(c->be, what, &d->dev_id);
 	if (r < 0) {
 		if (r != -ENOENT || !by_name)
-			core_error(c, rq, "cannot bind device %s to %s: %s", name, what, errno_name(-r));
+			core_error(c, rq, "cannot bind device %s to %s: %s", name, what,
+				   errno_name(-r));
 		return r;
 	}
 	r = c->be->ops->device_reserved(c->be, d->dev_id, d->resv, &n);
@@ -1072,8 +1077,8 @@ int core_ioas_show_mappings(struct core *c, struct core_ioas_ref r, struct sbuf 
 	return 0;
 }
 
-int core_ioas_mappings_chunk(struct core *c, struct core_ioas_ref r, uint64_t *cursor,
-			     bool *done, struct sbuf *sb, size_t max)
+int core_ioas_mappings_chunk(struct core *c, struct core_ioas_ref r, uint64_t *cursor, bool *done,
+			     struct sbuf *sb, size_t max)
 {
 	struct ioas *io = ioas_get(c, r);
 	size_t end = sb->len + max;
@@ -1816,8 +1821,8 @@ int core_batch(struct core *c, const struct core_req *rq, struct core_ioas_ref r
 			else
 				ret = core_ioas_map_fd(c, io, &crq,
 						       cmd->opcode == IOASFS_OP_MAP_FD_FIXED,
-						       cmd->iova, cmd->fd, cmd->offset,
-						       cmd->length, cmd->prot, &view, &cqe->iova);
+						       cmd->iova, cmd->fd, cmd->offset, cmd->length,
+						       cmd->prot, &view, &cqe->iova);
 			break;
 		default: /* NOP */
 			break;

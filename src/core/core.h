@@ -33,16 +33,16 @@
 #define CORE_MAX_WINDOWS  64 /* per IOAS */
 #define CORE_ERRORS_RING  256
 #define CORE_ERROR_LEN	  600
-#define CORE_MAX_RESERVED 32	     /* per device */
-#define CORE_PATH_MAX	  256	     /* a device's cdev path */
-#define CORE_MAX_GROUPS	  64	     /* supplementary groups honoured when opening a source */
+#define CORE_MAX_RESERVED 32  /* per device */
+#define CORE_PATH_MAX	  256 /* a device's cdev path */
+#define CORE_MAX_GROUPS	  64  /* supplementary groups honoured when opening a source */
 /*
  * Under allow_other a user other than root holds at most a quarter of each bound of the
  * whole mount (objects of a kind, batch sessions, pending links), so that no one user can
  * lock the others out of it (ioasfs.5 LIMITS).
  */
 #define CORE_USER_SHARE(limit) ((limit) / 4)
-#define CORE_MAX_MAPPINGS (1u << 22) /* per IOAS, by default (core_set_max_mappings) */
+#define CORE_MAX_MAPPINGS      (1u << 22) /* per IOAS, by default (core_set_max_mappings) */
 
 struct core;
 
@@ -120,8 +120,8 @@ int core_ioas_show_iova_ranges(struct core *c, struct core_ioas_ref r, struct sb
 int core_ioas_show_alignment(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
 int core_ioas_show_mappings(struct core *c, struct core_ioas_ref r, struct sbuf *sb);
 /* The mapping lines from *cursor (an IOVA) on, about max bytes; *done after the last one. */
-int core_ioas_mappings_chunk(struct core *c, struct core_ioas_ref r, uint64_t *cursor,
-			     bool *done, struct sbuf *sb, size_t max);
+int core_ioas_mappings_chunk(struct core *c, struct core_ioas_ref r, uint64_t *cursor, bool *done,
+			     struct sbuf *sb, size_t max);
 /* The length of what core_ioas_show_mappings renders, counted without rendering. */
 int core_ioas_mappings_length(struct core *c, struct core_ioas_ref r, uint64_t *ret);
 int core_ioas_show_stats(struct core *c, struct core_ioas_ref r, struct sbuf *sb);

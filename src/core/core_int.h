@@ -102,10 +102,10 @@ struct core {
 	uint64_t next_serial;
 	struct list objs[CORE_OBJ_KINDS];
 	unsigned n_objs[CORE_OBJ_KINDS];
-	uint64_t max_mappings; /* per IOAS, and per owner under allow_other */
+	uint64_t max_mappings;	  /* per IOAS, and per owner under allow_other */
 	uint64_t user_anon_bytes; /* anon source sizes one owner may declare, under allow_other */
 	struct core_user *users;  /* added under topo held for writing */
-	bool multiuser;	       /* allow_other: objects are their owners' alone */
+	bool multiuser;		  /* allow_other: objects are their owners' alone */
 
 	pthread_mutex_t err_lock;
 	unsigned err_head, err_count;

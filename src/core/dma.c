@@ -410,7 +410,8 @@ static int take_fd(const struct core_req *rq, int fdnum, unsigned prot, int *ret
 		goto out;
 	}
 	if (rq->uid != 0 && (uids[0] != rq->uid || uids[1] != rq->uid || uids[2] != rq->uid)) {
-		snprintf(why, wlen, "process %d (uids %u/%u/%u) is not owned by the caller's uid %u",
+		snprintf(why, wlen,
+			 "process %d (uids %u/%u/%u) is not owned by the caller's uid %u",
 			 (int)tgid, (unsigned)uids[0], (unsigned)uids[1], (unsigned)uids[2],
 			 (unsigned)rq->uid);
 		ret = -EPERM;
@@ -433,7 +434,7 @@ static int take_fd(const struct core_req *rq, int fdnum, unsigned prot, int *ret
 	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY ||
 	    ((prot & CORE_PROT_WRITE) && (fl & O_ACCMODE) != O_RDWR)) {
 		snprintf(why, wlen, "fd %d is open %s; a mapping with %s needs %s", fdnum,
-			 fl < 0		? "oddly"
+			 fl < 0				? "oddly"
 			 : (fl & O_ACCMODE) == O_WRONLY ? "write-only"
 							: "read-only",
 			 prot & CORE_PROT_WRITE ? "w" : "r",

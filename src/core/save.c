@@ -24,10 +24,10 @@
  *
  * Locking (core.h): a save holds c->topo for reading while it writes everything but the
  * mapping lines, and each IOAS's mutex while its windows and options are written and its
- * mappings copied; the lines are written after (struct snap); it calls no public core function, which
- * would take c->topo again (a second read lock on a writer-preferring rwlock deadlocks
- * behind a waiting writer). A restore runs before the mount and uses the public calls, but
- * for one model-only step under the IOAS lock: telling a re-placed window it is `auto` again.
+ * mappings copied; the lines are written after (struct snap); it calls no public core function,
+ * which would take c->topo again (a second read lock on a writer-preferring rwlock deadlocks behind
+ * a waiting writer). A restore runs before the mount and uses the public calls, but for one
+ * model-only step under the IOAS lock: telling a re-placed window it is `auto` again.
  *
  * core_backend_name() lives here for want of a place in core.c, which is not this file's to
  * change; it belongs there.
@@ -320,7 +320,8 @@ static void snap_render(const struct snap *sn, const char *text, size_t len, str
 		for (size_t i = 0; i < seg->n && !out->err; i++) {
 			const struct snap_map *m = &seg->v[i];
 
-			sbuf_printf(out, "%s        \"" ADDR_FMT "-" ADDR_FMT " %s %s+0x%" PRIx64 "\"",
+			sbuf_printf(out,
+				    "%s        \"" ADDR_FMT "-" ADDR_FMT " %s %s+0x%" PRIx64 "\"",
 				    i ? ",\n" : "", m->start, m->last, prot_names[m->prot],
 				    sn->names[m->name], m->offset);
 		}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The decoders of what clients write to the command files: a `map`, `unmap` or `copy` text
- * line, and the records of a `batch` write. They are pure functions of their input (no FUSE, no core
- * state), so the daemon and the fuzz harnesses (tests/fuzz/fuzz_cmdline, fuzz_batch) run the
+ * line, and the records of a `batch` write. They are pure functions of their input (no FUSE, no
+ * core state), so the daemon and the fuzz harnesses (tests/fuzz/fuzz_cmdline, fuzz_batch) run the
  * very same code. Each returns 0, or -errno with the reason for `errors` in why.
  */
 #ifndef IOASFS_DECODE_H

@@ -1064,8 +1064,8 @@ static int whole_take(struct fs *fs, fuse_req_t req, struct node *n, struct fh *
 		return 0;
 	pthread_mutex_lock(&fs->lock);
 	for (o = fs->open; o; o = o->next_open)
-		mine += o != fh && !o->dir && o->n->attr == n->attr && o->rendered &&
-			o->uid == fh->uid;
+		mine +=
+		    o != fh && !o->dir && o->n->attr == n->attr && o->rendered && o->uid == fh->uid;
 	pthread_mutex_unlock(&fs->lock);
 	if (mine < FS_MAX_WHOLE)
 		return 0;

@@ -61,8 +61,7 @@ static bool inflight_used[OPENER_MAX_INFLIGHT];
 
 bool opener_memory_fs(uint64_t f_type)
 {
-	return f_type == TMPFS_MAGIC || f_type == RAMFS_MAGIC ||
-	       f_type == HUGETLBFS_MAGIC;
+	return f_type == TMPFS_MAGIC || f_type == RAMFS_MAGIC || f_type == HUGETLBFS_MAGIC;
 }
 
 const char *opener_why_str(enum opener_why why)
@@ -419,8 +418,8 @@ int opener_open(const struct opener_cred *cr, const char *path, enum opener_kind
 		ret->why = OPENER_TIMEOUT;
 		r = -ETIMEDOUT;
 	} else if (rep.err < 0 || (rep.err == 0 && fd < 0)) {
-		ret->why = rep.err == 0 || rep.why > OPENER_GONE ? OPENER_GONE
-							       : (enum opener_why)rep.why;
+		ret->why =
+		    rep.err == 0 || rep.why > OPENER_GONE ? OPENER_GONE : (enum opener_why)rep.why;
 		r = rep.err < 0 ? rep.err : -EIO;
 	} else {
 		ret->fd = fd;

@@ -28,13 +28,13 @@ enum opener_kind {
 /* Why an open failed, for the line in `errors`. */
 enum opener_why {
 	OPENER_OK,
-	OPENER_OPEN,	/* the path did not open: the errno says why */
-	OPENER_NOT_REG, /* not a non-empty regular file (or not a character device) */
-	OPENER_FUSE,	/* on a FUSE file system, this mount or another */
+	OPENER_OPEN,	   /* the path did not open: the errno says why */
+	OPENER_NOT_REG,	   /* not a non-empty regular file (or not a character device) */
+	OPENER_FUSE,	   /* on a FUSE file system, this mount or another */
 	OPENER_NOT_MEMORY, /* a file whose pages may wait on I/O (not tmpfs, ramfs, hugetlbfs) */
-	OPENER_BUSY,	/* too many opens in flight (the caller's share, or all) */
-	OPENER_TIMEOUT, /* the path did not resolve within OPENER_TIMEOUT_S */
-	OPENER_GONE,	/* the opener process is gone */
+	OPENER_BUSY,	   /* too many opens in flight (the caller's share, or all) */
+	OPENER_TIMEOUT,	   /* the path did not resolve within OPENER_TIMEOUT_S */
+	OPENER_GONE,	   /* the opener process is gone */
 };
 
 struct opener_cred {

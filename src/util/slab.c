@@ -26,8 +26,8 @@ void slab_init(struct slab *s, size_t size)
 
 static struct slab_chunk *chunk_new(void)
 {
-	char *base = mmap(NULL, 2 * CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			  -1, 0);
+	char *base =
+	    mmap(NULL, 2 * CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uintptr_t a;
 
 	if (base == MAP_FAILED)

@@ -13,10 +13,10 @@
 #include <stddef.h>
 
 struct slab {
-	size_t size;       /* object size, rounded to 8 */
-	void *free;        /* free objects, linked through their first word */
+	size_t size; /* object size, rounded to 8 */
+	void *free;  /* free objects, linked through their first word */
 	struct slab_chunk *chunks;
-	char *next;        /* unused tail of the newest chunk */
+	char *next; /* unused tail of the newest chunk */
 	char *end;
 };
 
