@@ -168,4 +168,59 @@ int core_ioas_map_fd(struct core *c, struct ioas *io, const struct core_req *rq,
 		     uint64_t iova, int fdnum, uint64_t offset, uint64_t length, unsigned prot,
 		     struct core_fd_view *v, uint64_t *ret_iova);
 
+/*
+ * What the core's files (core.c for the registry, geometry and ownership; ioas.c, window.c,
+ * device.c, source.c for each kind of object) share. Nothing outside src/core sees it.
+ */
+#define ANON_MAX (1ull << 40)
+
+/*
+ * A sorted set of disjoint ranges, grown on the heap: an IOAS's usable ranges are the
+ * apertures minus every reserved range of the platform and of up to CORE_MAX_DEVICES devices,
+ * so there is no small bound. Allocation failure is sticky in err.
+ */
+struct rset {
+	unsigned n, cap;
+	struct iova_range *r;
+	int err;
+};
+
+bool owns_obj(const struct core *c, const struct core_req *rq, const struct obj *o);
+/* does rq own o (c in scope)? */
+#define owns(rq, o) owns_obj(c, rq, o)
+
+/* core.c */
+void rset_free(struct rset *s);
+void rset_subtract(struct rset *s, uint64_t start, uint64_t last);
+bool ranges_intersect(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1);
+struct ioas *ioas_find(struct core *c, struct core_ioas_ref r);
+struct device *device_find(struct core *c, const char *name, uint64_t serial);
+struct source *source_find(struct core *c, const char *name, uint64_t serial);
+struct window *window_find(struct ioas *io, const char *name, uint64_t serial);
+struct ioas *ioas_get(struct core *c, struct core_ioas_ref r);
+void ioas_put(struct core *c, struct ioas *io);
+bool owner_full(struct core *c, struct ioas *io, uint64_t count);
+void mapping_drop(struct ioas *io, struct mapping *m);
+void ioas_drop_mappings(struct ioas *io);
+void source_release(struct source *s);
+int device_resolve(struct core *c, const struct core_req *rq, const char *name, const char *what,
+		   bool by_name, char ret_path[CORE_PATH_MAX]);
+int device_bind(struct core *c, const struct core_req *rq, struct device *d, const char *name,
+		const char *what, bool by_name);
+void ioas_base_ranges(struct core *c, struct ioas *io, const struct device *extra, struct rset *s);
+void ioas_window_ranges(struct ioas *io, struct rset *s);
+void ioas_usable(struct core *c, struct ioas *io, const struct device *extra, struct rset *s);
+int ioas_push_allowed(struct core *c, struct ioas *io, const struct device *extra);
+bool outside_aperture(struct core *c, uint64_t s, uint64_t l, char *why, size_t len);
+bool crosses_reserved(struct core *c, struct ioas *io, const struct device *extra, uint64_t s,
+		      uint64_t l, char *why, size_t len);
+int check_owner(struct core *c, const struct core_req *rq, enum core_obj kind, const struct obj *o);
+int list_names(struct list *head, size_t count, struct core_name **ret, size_t *ret_n);
+
+/* ioas.c */
+void describe_mapping(const struct mapping *m, char *buf, size_t len);
+
+/* window.c */
+int window_over_mappings(struct ioas *io, struct window *nw, char *why, size_t len);
+
 #endif
