@@ -1,0 +1,1088 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * `-o restore=FILE`: the saved JSON (save.c) read back and written again through the same
+ * public core calls a shell's writes reach (the design is in save.c's file comment).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "core/core_int.h"
+#include "util/parse.h"
+
+#define JSON_FLAGS    (JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define SAVE_VERSION  1
+#define RESTORE_DEPTH 16  /* the format nests 5 deep */
+#define MAP_LINE_MAX  256 /* "START-LAST PROT SOURCE+OFFSET" needs at most 128 */
+
+/* ---------------------------------------------------------------- restore */
+
+/*
+ * A file source whose path no longer opens for its owner: rebuilt unset, and the mappings that
+ * name it skipped, so that one user's file (a /proc/PID/fd/N of a process that is gone) cannot
+ * keep every other user's objects from coming back.
+ */
+struct skipped {
+	const char *name, *path; /* in the parsed document */
+	int err;
+	uint64_t n_ioas; /* its mappings skipped in the IOAS being built */
+	uint64_t n_all;
+};
+
+struct restore {
+	struct core *c;
+	struct core_req rq;
+	const char *file;
+	char *err;
+	size_t errlen;
+	bool apply; /* false: the checking pass, which changes nothing */
+	unsigned err_seq;
+	struct skipped *skip; /* sorted by name once the sources are built */
+	size_t n_skip;
+};
+
+/* An object's "uid" and "gid" (absent: the restoring user's). */
+struct owner {
+	bool set;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* What the checking pass and the building pass read out of one record. */
+struct src_spec {
+	struct owner own;
+	const char *name;
+	const char *path; /* NULL: anon (size) or not set (size 0) */
+	uint64_t size;
+};
+
+struct win_spec {
+	const char *name;
+	uint64_t start, size, page_size, levels; /* size 0: unset */
+	bool placed;
+	uint64_t a_start, a_last;
+};
+
+struct map_spec {
+	uint64_t iova, length, offset;
+	unsigned prot;
+	char source[CORE_NAME_MAX + 1];
+};
+
+struct dev_spec {
+	struct owner own;
+	const char *name;
+	const char *path; /* NULL: bound by name (or not bound) */
+	const char *ioas; /* NULL: not attached */
+	bool has_resv;
+	unsigned n_resv;
+	struct platform_range resv[CORE_MAX_RESERVED];
+};
+
+__attribute__((format(printf, 3, 4))) static int bad(struct restore *r, const char *path,
+						     const char *fmt, ...)
+{
+	char what[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(r->err, r->errlen, "%s: %s: %s", r->file, path, what);
+	return -EINVAL;
+}
+
+static unsigned err_seq(struct core *c)
+{
+	unsigned s;
+
+	pthread_mutex_lock(&c->err_lock);
+	s = (c->err_head + c->err_count) % CORE_ERRORS_RING;
+	pthread_mutex_unlock(&c->err_lock);
+	return s;
+}
+
+/* Before a core call: remember where the error ring is, to find the reason it adds. */
+static void mark(struct restore *r)
+{
+	r->err_seq = err_seq(r->c);
+}
+
+/*
+ * A core call failed: "WHAT: EERRNO: REASON", the reason being the line the core wrote to
+ * the error ring ("TIME PID restore: REASON"), or strerror when it wrote none.
+ */
+__attribute__((format(printf, 3, 4))) static int failed(struct restore *r, int err, const char *fmt,
+							...)
+{
+	char what[300], reason[CORE_ERROR_LEN];
+	unsigned seq = err_seq(r->c);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	snprintf(reason, sizeof(reason), "%s", strerror(-err));
+	if (seq != r->err_seq) {
+		const char *line, *p;
+
+		pthread_mutex_lock(&r->c->err_lock);
+		line = r->c->errors[(seq + CORE_ERRORS_RING - 1) % CORE_ERRORS_RING];
+		p = strstr(line, " restore: ");
+		snprintf(reason, sizeof(reason), "%s", p ? p + 10 : line);
+		pthread_mutex_unlock(&r->c->err_lock);
+	}
+	snprintf(r->err, r->errlen, "%s: %s: %s", what, errno_name(-err), reason);
+	return err;
+}
+
+/* ---- reading the JSON: every accessor names the path of what is wrong */
+
+static const char *type_name(struct json_object *v)
+{
+	return v ? json_type_to_name(json_object_get_type(v)) : "null";
+}
+
+/* Refuse keys outside allowed (NULL-terminated). */
+static int only_keys(struct restore *r, struct json_object *o, const char *path,
+		     const char *const *allowed)
+{
+	json_object_object_foreach(o, key, val)
+	{
+		const char *const *a;
+
+		(void)val;
+		for (a = allowed; *a && strcmp(*a, key); a++)
+			;
+		if (!*a)
+			return bad(r, path, "unknown key \"%.64s\"", key);
+	}
+	return 0;
+}
+
+static int want_object(struct restore *r, struct json_object *v, const char *path)
+{
+	if (!json_object_is_type(v, json_type_object))
+		return bad(r, path, "expected an object, got %s", type_name(v));
+	return 0;
+}
+
+/* key's value as a string: 0, or 1 when absent (or null with null_ok), or -EINVAL. */
+static int get_str(struct restore *r, struct json_object *o, const char *path, const char *key,
+		   bool required, bool null_ok, const char **ret)
+{
+	struct json_object *v;
+
+	*ret = NULL;
+	if (!json_object_object_get_ex(o, key, &v)) {
+		if (required)
+			return bad(r, path, "missing key \"%s\"", key);
+		return 1;
+	}
+	if (!v && null_ok)
+		return 1;
+	if (!json_object_is_type(v, json_type_string))
+		return bad(r, path, "\"%s\": expected a string, got %s", key, type_name(v));
+	*ret = json_object_get_string(v);
+	if (strlen(*ret) != (size_t)json_object_get_string_len(v))
+		return bad(r, path, "\"%s\": contains a NUL character", key);
+	return 0;
+}
+
+static int get_name(struct restore *r, struct json_object *o, const char *path, const char **ret)
+{
+	int e = get_str(r, o, path, "name", true, false, ret);
+
+	if (e < 0)
+		return e;
+	if (!valid_name(*ret))
+		return bad(r, path, "\"name\": invalid name \"%.64s\"", *ret);
+	return 0;
+}
+
+/* A number in a string ("0x1000", "4K" when size), or "auto" when auto_ok. */
+static int get_num(struct restore *r, struct json_object *o, const char *path, const char *key,
+		   bool size, bool auto_ok, uint64_t *ret)
+{
+	const char *s;
+	int e = get_str(r, o, path, key, false, false, &s);
+
+	if (e)
+		return e;
+	if (auto_ok && !strcmp(s, "auto")) {
+		*ret = CORE_AUTO;
+		return 0;
+	}
+	e = size ? parse_size(s, ret) : parse_u64(s, ret);
+	if (e < 0)
+		return bad(r, path, "\"%s\": \"%.64s\" is not %s%s", key, s,
+			   size ? "a size" : "a number", auto_ok ? " or \"auto\"" : "");
+	return 0;
+}
+
+/* key's value as an array (n elements), or n = 0 when absent. */
+static int get_array(struct restore *r, struct json_object *o, const char *path, const char *key,
+		     struct json_object **ret, size_t *n)
+{
+	*ret = NULL;
+	*n = 0;
+	if (!json_object_object_get_ex(o, key, ret))
+		return 0;
+	if (!json_object_is_type(*ret, json_type_array))
+		return bad(r, path, "\"%s\": expected an array, got %s", key, type_name(*ret));
+	*n = json_object_array_length(*ret);
+	return 0;
+}
+
+/* "uid" and "gid": both or neither, each 0 .. 2^32-2 (-1 means no id to the kernel). */
+static int get_owner(struct restore *r, struct json_object *o, const char *path, struct owner *ret)
+{
+	static const char *const keys[] = { "uid", "gid" };
+	struct json_object *v[2] = { NULL, NULL };
+	bool has[2];
+	int64_t id[2] = { 0, 0 };
+
+	ret->set = false;
+	for (int i = 0; i < 2; i++)
+		has[i] = json_object_object_get_ex(o, keys[i], &v[i]);
+	if (!has[0] && !has[1])
+		return 0;
+	if (has[0] != has[1])
+		return bad(r, path, "\"%s\" without \"%s\"", keys[!has[0]], keys[has[0]]);
+	for (int i = 0; i < 2; i++) {
+		if (!json_object_is_type(v[i], json_type_int))
+			return bad(r, path, "\"%s\": expected a number, got %s", keys[i],
+				   type_name(v[i]));
+		id[i] = json_object_get_int64(v[i]);
+		if (id[i] < 0 || id[i] >= (int64_t)UINT32_MAX)
+			return bad(r, path, "\"%s\": %" PRId64 " is not a user or group id",
+				   keys[i], id[i]);
+	}
+	ret->set = true;
+	ret->uid = (uid_t)id[0];
+	ret->gid = (gid_t)id[1];
+	return 0;
+}
+
+/* Give a rebuilt object its saved owner. */
+static int build_owner(struct restore *r, enum core_obj kind, const char *name,
+		       const struct owner *own)
+{
+	if (!own->set)
+		return 0;
+	return core_obj_chown(r->c, kind, name, own->uid, own->gid);
+}
+
+/*
+ * A source path is opened again as its owner, as it was first opened with the writer's
+ * credentials: the owner's groups are those of the user database.
+ */
+static void owner_req(const struct restore *r, const struct owner *own, struct core_req *rq)
+{
+	struct passwd *pw;
+	int n = CORE_MAX_GROUPS;
+
+	*rq = r->rq;
+	if (!own->set)
+		return;
+	rq->uid = own->uid;
+	rq->gid = own->gid;
+	rq->ngroups = 0;
+	pw = getpwuid(own->uid);
+	if (pw && getgrouplist(pw->pw_name, own->gid, rq->groups, &n) >= 0)
+		rq->ngroups = n;
+}
+
+/* ---- one record each */
+
+static int read_source(struct restore *r, struct json_object *v, const char *path,
+		       struct src_spec *s)
+{
+	static const char *const keys[] = { "name", "path", "anon", "uid", "gid", NULL };
+	const char *anon;
+	int e;
+
+	*s = (struct src_spec){ 0 };
+	if ((e = want_object(r, v, path)) || (e = only_keys(r, v, path, keys)) ||
+	    (e = get_name(r, v, path, &s->name)) || (e = get_owner(r, v, path, &s->own)))
+		return e;
+	e = get_str(r, v, path, "path", false, false, &s->path);
+	if (e < 0)
+		return e;
+	e = get_str(r, v, path, "anon", false, false, &anon);
+	if (e < 0)
+		return e;
+	if (anon && s->path)
+		return bad(r, path, "both \"path\" and \"anon\"");
+	/*
+	 * A save writes only absolute paths: anything else is a damaged file, refused here rather
+	 * than taken for a path that no longer opens (which only leaves the source unset).
+	 */
+	if (s->path && s->path[0] != '/')
+		return bad(r, path, "\"path\": expected an absolute path, got \"%.100s\"", s->path);
+	if (anon && (parse_size(anon, &s->size) < 0 || !s->size))
+		return bad(r, path, "\"anon\": \"%.64s\" is not a size", anon);
+	return 0;
+}
+
+static int read_window(struct restore *r, struct json_object *v, const char *path,
+		       struct win_spec *w)
+{
+	static const char *const keys[] = { "name",   "start", "size", "page_size",
+					    "levels", "state", NULL };
+	const char *state;
+	int e;
+
+	*w = (struct win_spec){ .start = CORE_AUTO, .page_size = CORE_AUTO, .levels = CORE_AUTO };
+	if ((e = want_object(r, v, path)) || (e = only_keys(r, v, path, keys)) ||
+	    (e = get_name(r, v, path, &w->name)))
+		return e;
+	if ((e = get_num(r, v, path, "start", false, true, &w->start)) < 0 ||
+	    (e = get_num(r, v, path, "page_size", true, true, &w->page_size)) < 0 ||
+	    (e = get_num(r, v, path, "levels", false, true, &w->levels)) < 0)
+		return e;
+	if (json_object_object_get_ex(v, "size", NULL)) {
+		struct json_object *sz = json_object_object_get(v, "size");
+
+		if (sz && (e = get_num(r, v, path, "size", true, false, &w->size)) < 0)
+			return e;
+		if (sz && !w->size)
+			return bad(r, path, "\"size\": 0; write null for an unset size");
+	}
+	e = get_str(r, v, path, "state", false, false, &state);
+	if (e < 0)
+		return e;
+	if (!state)
+		return 0;
+	if (!strncmp(state, "active ", 7)) {
+		if (parse_range(state + 7, &w->a_start, &w->a_last) < 0)
+			return bad(r, path, "\"state\": \"%.64s\" is not \"active START-LAST\"",
+				   state);
+		w->placed = true;
+		if (!w->size || w->a_last - w->a_start + 1 != w->size ||
+		    (w->start != CORE_AUTO && w->start != w->a_start))
+			return bad(r, path, "\"state\": \"%.64s\" does not match start and size",
+				   state);
+	} else if (!strcmp(state, "pending")) {
+		if (w->size)
+			return bad(r, path, "\"state\": pending, but the size is set");
+	} else {
+		return bad(r, path,
+			   "\"state\": \"%.64s\" is not \"pending\" or \"active START-LAST\"",
+			   state);
+	}
+	return 0;
+}
+
+/* "START-LAST PROT SOURCE+OFFSET", a line of the `mappings` file. */
+static int read_mapping(struct restore *r, struct json_object *v, const char *path,
+			struct map_spec *m)
+{
+	char line[MAP_LINE_MAX + 1], *w[4], *plus;
+	uint64_t last;
+	int nw;
+
+	if (!json_object_is_type(v, json_type_string))
+		return bad(r, path, "expected a string \"START-LAST PROT SOURCE+OFFSET\", got %s",
+			   type_name(v));
+	if ((size_t)json_object_get_string_len(v) >= sizeof(line) ||
+	    memchr(json_object_get_string(v), '\n', json_object_get_string_len(v)))
+		goto malformed;
+	snprintf(line, sizeof(line), "%s", json_object_get_string(v));
+	nw = split_words(line, w, 3);
+	if (nw != 3 || parse_range(w[0], &m->iova, &last) < 0)
+		goto malformed;
+	m->length = last - m->iova + 1;
+	if (!m->length)
+		return bad(r, path, "the range is 2^64 bytes long");
+	if (!strcmp(w[1], "r"))
+		m->prot = CORE_PROT_READ;
+	else if (!strcmp(w[1], "w"))
+		m->prot = CORE_PROT_WRITE;
+	else if (!strcmp(w[1], "rw"))
+		m->prot = CORE_PROT_READ | CORE_PROT_WRITE;
+	else
+		return bad(r, path, "access \"%.8s\" is not r, w or rw", w[1]);
+	plus = strrchr(w[2], '+');
+	if (!plus || parse_u64(plus + 1, &m->offset) < 0)
+		goto malformed;
+	*plus = '\0';
+	if (!valid_name(w[2]))
+		return bad(r, path, "invalid source name \"%.64s\"", w[2]);
+	snprintf(m->source, sizeof(m->source), "%s", w[2]);
+	return 0;
+malformed:
+	return bad(r, path, "\"%.100s\" is not \"START-LAST PROT SOURCE+OFFSET\"",
+		   json_object_get_string(v));
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct platform_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int read_device(struct restore *r, struct json_object *v, const char *path,
+		       struct dev_spec *d)
+{
+	static const char *const keys[] = {
+		"name", "path", "reserved", "ioas", "uid", "gid", NULL
+	};
+	struct json_object *resv;
+	char p[256];
+	size_t n;
+	int e;
+
+	d->name = NULL;
+	d->path = NULL;
+	d->ioas = NULL;
+	d->n_resv = 0;
+	d->has_resv = false;
+	if ((e = want_object(r, v, path)) || (e = only_keys(r, v, path, keys)) ||
+	    (e = get_name(r, v, path, &d->name)) || (e = get_owner(r, v, path, &d->own)))
+		return e;
+	e = get_str(r, v, path, "ioas", false, true, &d->ioas);
+	if (e < 0)
+		return e;
+	e = get_str(r, v, path, "path", false, false, &d->path);
+	if (e < 0)
+		return e;
+	if (d->path && (d->path[0] != '/' || strlen(d->path) >= CORE_PATH_MAX))
+		return bad(r, path, "\"path\": expected an absolute path, got \"%.100s\"", d->path);
+	if (d->ioas && !valid_name(d->ioas))
+		return bad(r, path, "\"ioas\": invalid name \"%.64s\"", d->ioas);
+	if ((e = get_array(r, v, path, "reserved", &resv, &n)) < 0)
+		return e;
+	d->has_resv = resv != NULL;
+	if (n > CORE_MAX_RESERVED)
+		return bad(r, path, "\"reserved\": more than %d regions", CORE_MAX_RESERVED);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *l = json_object_array_get_idx(resv, i);
+		struct platform_range *pr = &d->resv[i];
+		char line[200], *w[3];
+
+		snprintf(p, sizeof(p), "%.200s.reserved[%zu]", path, i);
+		if (!json_object_is_type(l, json_type_string))
+			return bad(r, p, "expected a string \"START-LAST KIND\", got %s",
+				   type_name(l));
+		snprintf(line, sizeof(line), "%s", json_object_get_string(l));
+		if (strchr(line, '\n') || split_words(line, w, 2) != 2 ||
+		    parse_range(w[0], &pr->start, &pr->last) < 0 ||
+		    strlen(w[1]) >= PLATFORM_KIND_LEN)
+			return bad(r, p, "\"%.100s\" is not \"START-LAST KIND\"",
+				   json_object_get_string(l));
+		snprintf(pr->kind, PLATFORM_KIND_LEN, "%s", w[1]);
+	}
+	d->n_resv = n;
+	qsort(d->resv, n, sizeof(d->resv[0]), by_start);
+	return 0;
+}
+
+/* ---- building */
+
+/* Remember a file source left unset, for its mappings to be skipped and reported. */
+static int skip_source(struct restore *r, const struct src_spec *s, int err)
+{
+	struct skipped *v = realloc(r->skip, (r->n_skip + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	r->skip = v;
+	v[r->n_skip++] = (struct skipped){ .name = s->name, .path = s->path, .err = err };
+	return 0;
+}
+
+static int skipped_by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct skipped *)a)->name, ((const struct skipped *)b)->name);
+}
+
+/* The skipped source of that name, or NULL (a bsearch: there can be a million mappings). */
+static struct skipped *skipped(struct restore *r, const char *name)
+{
+	struct skipped key = { .name = name };
+
+	if (!r->n_skip)
+		return NULL;
+	return bsearch(&key, r->skip, r->n_skip, sizeof(key), skipped_by_name);
+}
+
+/*
+ * One line in `errors` and on standard error for each skipped source that lost mappings in
+ * ioas (the IOAS just built), or with ioas NULL for each that lost none. Standard error too:
+ * the next save no longer has what was skipped, and the log keeps the record when the ring
+ * has moved on.
+ */
+static void report_skipped(struct restore *r, const char *ioas)
+{
+	struct core_req rq = r->rq;
+
+	rq.quiet = false;
+	for (size_t i = 0; i < r->n_skip; i++) {
+		struct skipped *k = &r->skip[i];
+
+		if (ioas && k->n_ioas)
+			core_error(r->c, &rq,
+				   "source %s (%.200s): %s; left unset, %" PRIu64
+				   " mapping(s) of ioas %s skipped",
+				   k->name, k->path, errno_name(-k->err), k->n_ioas, ioas);
+		else if (!ioas && !k->n_all)
+			core_error(r->c, &rq,
+				   "source %s (%.200s): %s; left unset, no mapping skipped",
+				   k->name, k->path, errno_name(-k->err));
+		k->n_all += k->n_ioas;
+		k->n_ioas = 0;
+	}
+}
+
+static int build_source(struct restore *r, const struct src_spec *s)
+{
+	struct core *c = r->c;
+	struct core_req rq;
+	uint64_t serial;
+	int e;
+
+	mark(r);
+	e = core_obj_create(c, &r->rq, CORE_SOURCE, s->name);
+	if (!e)
+		e = build_owner(r, CORE_SOURCE, s->name, &s->own);
+	if (!e)
+		e = core_obj_lookup(c, CORE_SOURCE, s->name, &serial);
+	if (e < 0)
+		return failed(r, e, "source %s", s->name);
+	if (!s->path && !s->size)
+		return 0;
+	owner_req(r, &s->own, &rq);
+	/*
+	 * A path is the owner's to keep opening: whatever stops it now (a process gone, a file
+	 * removed or no longer readable to the owner) stops that owner's source, not the restore.
+	 * The source stays, unset, with its owner; and as the start goes on, the core's reason
+	 * goes to the log as well as to `errors`.
+	 */
+	rq.quiet = !s->path;
+	e = core_source_set(c, &rq, s->name, serial, !s->path, s->size, s->path);
+	if (e < 0 && s->path)
+		return skip_source(r, s, e);
+	if (e < 0)
+		return failed(r, e, "source %s", s->name);
+	return 0;
+}
+
+/*
+ * An `auto` window that was placed is rebuilt at its old place (the start written as that
+ * address), then reads "auto" again: only the model's record of what was asked changes, under
+ * the IOAS lock, and the placement and the backend's allowed ranges stay as they are.
+ */
+static int window_make_auto(struct core *c, struct core_ioas_ref ref, const char *name)
+{
+	struct ioas *io = core_ioas_get(c, ref);
+	struct list *p;
+	int e = -ENOENT;
+
+	if (!io)
+		return -ENOENT;
+	list_for_each (p, &io->windows) {
+		struct window *w = list_entry(p, struct window, o.link);
+
+		if (!strcmp(w->o.name, name)) {
+			w->start = CORE_AUTO;
+			e = 0;
+		}
+	}
+	core_ioas_put(c, io);
+	return e;
+}
+
+static int build_window(struct restore *r, const char *ioas, const struct win_spec *w)
+{
+	struct core_ioas_ref ref = { ioas, 0 };
+	struct core *c = r->c;
+	uint64_t serial, start = w->start;
+	int e;
+
+	mark(r);
+	e = core_window_create(c, &r->rq, ref, w->name);
+	if (!e)
+		e = core_window_lookup(c, ref, w->name, &serial);
+	if (!e && w->page_size != CORE_AUTO)
+		e = core_window_store(c, &r->rq, ref, w->name, serial, CORE_WIN_PAGE_SIZE,
+				      w->page_size);
+	if (!e && w->levels != CORE_AUTO)
+		e = core_window_store(c, &r->rq, ref, w->name, serial, CORE_WIN_LEVELS, w->levels);
+	if (start == CORE_AUTO && w->placed)
+		start = w->a_start;
+	if (!e && start != CORE_AUTO)
+		e = core_window_store(c, &r->rq, ref, w->name, serial, CORE_WIN_START, start);
+	if (!e && w->size)
+		e = core_window_store(c, &r->rq, ref, w->name, serial, CORE_WIN_SIZE, w->size);
+	if (!e && w->start == CORE_AUTO && w->placed)
+		e = window_make_auto(c, ref, w->name);
+	if (e < 0)
+		return failed(r, e, "ioas %s window %s", ioas, w->name);
+	return 0;
+}
+
+static int build_device(struct restore *r, const struct dev_spec *d)
+{
+	struct core *c = r->c;
+	struct sbuf have, want;
+	uint64_t serial;
+	int e;
+
+	mark(r);
+	e = core_obj_create(c, &r->rq, CORE_DEVICE, d->name);
+	if (!e)
+		e = build_owner(r, CORE_DEVICE, d->name, &d->own);
+	if (!e)
+		e = core_obj_lookup(c, CORE_DEVICE, d->name, &serial);
+	if (!e && d->path)
+		e = core_device_store_path(c, &r->rq, d->name, serial, d->path);
+	if (e < 0)
+		return failed(r, e, "device %s", d->name);
+	if (!d->has_resv)
+		return 0;
+	/* Only regions that differ from what the device came with are written back. */
+	sbuf_init(&have);
+	sbuf_init(&want);
+	e = core_device_show_reserved(c, d->name, serial, &have);
+	for (unsigned i = 0; i < d->n_resv; i++)
+		sbuf_printf(&want, ADDR_FMT "-" ADDR_FMT " %s\n", d->resv[i].start, d->resv[i].last,
+			    d->resv[i].kind);
+	if (!e)
+		e = have.err ? have.err : want.err;
+	if (!e && (have.len != want.len || (have.len && strcmp(have.buf, want.buf))))
+		e = core_device_store_reserved(c, &r->rq, d->name, serial, d->resv, d->n_resv);
+	sbuf_free(&have);
+	sbuf_free(&want);
+	if (e < 0)
+		return failed(r, e, "device %s reserved", d->name);
+	return 0;
+}
+
+static int build_attach(struct restore *r, const struct dev_spec *d)
+{
+	int e;
+
+	if (!d->ioas)
+		return 0;
+	mark(r);
+	e = core_device_attach(r->c, &r->rq, d->name, 0, d->ioas);
+	if (e < 0)
+		return failed(r, e, "device %s ioas %s", d->name, d->ioas);
+	return 0;
+}
+
+static int build_mapping(struct restore *r, const char *ioas, const struct map_spec *m,
+			 const char *text)
+{
+	struct core_map_cmd cmd = {
+		.fixed = true,
+		.iova = m->iova,
+		.length = m->length,
+		.source = m->source,
+		.offset = m->offset,
+		.prot = m->prot,
+	};
+	struct core_ioas_ref ref = { ioas, 0 };
+	uint64_t iova;
+	int e;
+
+	mark(r);
+	e = core_map(r->c, &r->rq, ref, &cmd, &iova);
+	if (e < 0)
+		return failed(r, e, "ioas %s mapping \"%s\"", ioas, text);
+	return 0;
+}
+
+/* The platform the file was saved on must be the one in force (names aside). */
+static int check_platform(struct restore *r, const char *text)
+{
+	struct platform saved;
+	char perr[200], *a = NULL, *b = NULL;
+	size_t la, lb;
+	int e = 0;
+
+	if (platform_parse(text, strlen(text), r->c->plat.name, &saved, perr, sizeof(perr)) < 0)
+		return bad(r, ".platform", "not a platform profile: %s", perr);
+	if (!r->apply)
+		return 0;
+	la = platform_format(&saved, NULL, 0);
+	lb = platform_format(&r->c->plat, NULL, 0);
+	a = malloc(la + 1);
+	b = malloc(lb + 1);
+	if (!a || !b) {
+		e = -ENOMEM;
+		goto out;
+	}
+	platform_format(&saved, a, la + 1);
+	platform_format(&r->c->plat, b, lb + 1);
+	if (strcmp(a, b) && r->c->be->ops->platform) {
+		snprintf(r->err, r->errlen,
+			 "%s: .platform: the devices bound now report another geometry than when "
+			 "the file was saved:\n--- saved\n%s--- now\n%s",
+			 r->file, a, b);
+		e = -EINVAL;
+	} else if (strcmp(a, b)) {
+		/* the profile's first line names it: "# ioasfs platform profile: NAME" */
+		const char *name = strstr(text, "profile: ");
+		int nlen = name ? (int)strcspn(name + 9, "\n") : 0;
+
+		snprintf(r->err, r->errlen,
+			 "%s: .platform: the file was saved on platform %.*s, not %s, which is in "
+			 "force; start with -o platform=%.*s (or with its profile: "
+			 "jq -r .platform %s >PROFILE)",
+			 r->file, name ? nlen : 9, name ? name + 9 : "(unnamed)", r->c->plat.name,
+			 name ? nlen : 7, name ? name + 9 : "PROFILE", r->file);
+		e = -EINVAL;
+	}
+out:
+	free(a);
+	free(b);
+	return e;
+}
+
+/*
+ * Maps by file descriptor are saved for the record but not rebuilt: the descriptor was the
+ * client's and cannot be obtained again. Each is checked to be a string and, when building,
+ * named on standard error.
+ */
+static int fd_mappings(struct restore *r, struct json_object *io, const char *path,
+		       const char *name)
+{
+	struct json_object *fds;
+	size_t n;
+	int e = get_array(r, io, path, "fd_mappings", &fds, &n);
+
+	for (size_t j = 0; !e && j < n; j++) {
+		struct json_object *l = json_object_array_get_idx(fds, j);
+		char p[256];
+
+		snprintf(p, sizeof(p), "%.200s.fd_mappings[%zu]", path, j);
+		if (!json_object_is_type(l, json_type_string))
+			e = bad(r, p, "expected a string, got %s", type_name(l));
+		else if (r->apply)
+			fprintf(stderr,
+				"ioasfs: restore: ioas %s: not rebuilt: map by fd \"%.200s\" "
+				"(a client's file descriptor cannot be obtained again)\n",
+				name, json_object_get_string(l));
+	}
+	return e;
+}
+
+/*
+ * Walk the document in dependency order. With r->apply false every record is read and
+ * checked and nothing is built, so a malformed file is refused before the first object
+ * exists; with it true the same walk builds.
+ */
+static int walk(struct restore *r, struct json_object *root)
+{
+	static const char *const root_keys[] = { "version", "platform", "sources",
+						 "ioas",    "devices",	NULL };
+	static const char *const ioas_keys[] = { "name",    "uid",	"gid",	       "options",
+						 "windows", "mappings", "fd_mappings", NULL };
+	static const char *const opt_keys[] = { "huge_pages", NULL };
+	struct json_object *srcs, *ioases, *devs, *v;
+	size_t n_src, n_ioas, n_dev;
+	struct dev_spec *dev = NULL;
+	const char *plat_text = NULL;
+	char path[200];
+	int e;
+
+	if ((e = want_object(r, root, "(top level)")) ||
+	    (e = only_keys(r, root, "(top level)", root_keys)))
+		return e;
+	if (!json_object_object_get_ex(root, "version", &v))
+		return bad(r, "(top level)", "missing key \"version\"");
+	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) != SAVE_VERSION)
+		return bad(r, ".version", "expected %d, got %s %s", SAVE_VERSION, type_name(v),
+			   json_object_to_json_string_ext(v, JSON_FLAGS));
+	if (json_object_object_get_ex(root, "platform", &v)) {
+		if (!json_object_is_type(v, json_type_string))
+			return bad(r, ".platform", "expected a string, got %s", type_name(v));
+		/*
+		 * A platform the backend derives from its devices (kernel) can only be compared
+		 * once the devices are bound again, below.
+		 */
+		if (r->c->be->ops->platform && r->apply)
+			plat_text = json_object_get_string(v);
+		else if ((e = check_platform(r, json_object_get_string(v))) < 0)
+			return e;
+	}
+	if ((e = get_array(r, root, "(top level)", "sources", &srcs, &n_src)) < 0 ||
+	    (e = get_array(r, root, "(top level)", "ioas", &ioases, &n_ioas)) < 0 ||
+	    (e = get_array(r, root, "(top level)", "devices", &devs, &n_dev)) < 0)
+		return e;
+
+	for (size_t i = 0; i < n_src; i++) {
+		struct src_spec s;
+
+		snprintf(path, sizeof(path), ".sources[%zu]", i);
+		e = read_source(r, json_object_array_get_idx(srcs, i), path, &s);
+		if (!e && r->apply)
+			e = build_source(r, &s);
+		if (e < 0)
+			return e;
+	}
+	if (r->n_skip)
+		qsort(r->skip, r->n_skip, sizeof(r->skip[0]), skipped_by_name);
+
+	/* IOASes, their options and windows; their mappings come last */
+	for (size_t i = 0; i < n_ioas; i++) {
+		struct json_object *io = json_object_array_get_idx(ioases, i), *wins, *maps, *opt;
+		struct core_ioas_ref ref;
+		size_t n_win, n_map;
+		struct owner own;
+		const char *name;
+
+		snprintf(path, sizeof(path), ".ioas[%zu]", i);
+		if ((e = want_object(r, io, path)) || (e = only_keys(r, io, path, ioas_keys)) ||
+		    (e = get_name(r, io, path, &name)) || (e = get_owner(r, io, path, &own)) ||
+		    (e = get_array(r, io, path, "windows", &wins, &n_win)) ||
+		    (e = get_array(r, io, path, "mappings", &maps, &n_map)))
+			return e;
+		ref = (struct core_ioas_ref){ name, 0 };
+		if (r->apply) {
+			mark(r);
+			e = core_obj_create(r->c, &r->rq, CORE_IOAS, name);
+			if (!e)
+				e = build_owner(r, CORE_IOAS, name, &own);
+			if (e < 0)
+				return failed(r, e, "ioas %s", name);
+		}
+		if (json_object_object_get_ex(io, "options", &opt)) {
+			char p[256];
+
+			snprintf(p, sizeof(p), "%.200s.options", path);
+			if ((e = want_object(r, opt, p)) || (e = only_keys(r, opt, p, opt_keys)))
+				return e;
+			if (json_object_object_get_ex(opt, "huge_pages", &v)) {
+				if (!json_object_is_type(v, json_type_int))
+					return bad(r, p, "\"huge_pages\": expected 0 or 1, got %s",
+						   type_name(v));
+				if (r->apply) {
+					mark(r);
+					e = core_ioas_store_huge_pages(r->c, &r->rq, ref,
+								       json_object_get_int64(v));
+					if (e < 0)
+						return failed(r, e, "ioas %s huge_pages", name);
+				}
+			}
+		}
+		for (size_t j = 0; j < n_win; j++) {
+			struct win_spec w;
+			char p[256];
+
+			snprintf(p, sizeof(p), "%.200s.windows[%zu]", path, j);
+			e = read_window(r, json_object_array_get_idx(wins, j), p, &w);
+			if (!e && r->apply)
+				e = build_window(r, name, &w);
+			if (e < 0)
+				return e;
+		}
+		e = fd_mappings(r, io, path, name);
+		if (e < 0)
+			return e;
+		if (!r->apply)
+			for (size_t j = 0; j < n_map; j++) {
+				struct map_spec m;
+				char p[256];
+
+				snprintf(p, sizeof(p), "%.200s.mappings[%zu]", path, j);
+				e = read_mapping(r, json_object_array_get_idx(maps, j), p, &m);
+				if (e < 0)
+					return e;
+			}
+	}
+
+	/* devices, their reserved regions, then every attachment */
+	dev = malloc(sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n_dev; i++) {
+			snprintf(path, sizeof(path), ".devices[%zu]", i);
+			e = read_device(r, json_object_array_get_idx(devs, i), path, dev);
+			if (!e && r->apply)
+				e = pass ? build_attach(r, dev) : build_device(r, dev);
+			if (e < 0)
+				goto out;
+		}
+		if (pass == 0 && plat_text && (e = check_platform(r, plat_text)) < 0)
+			goto out;
+	}
+
+	/* mappings at their fixed IOVAs */
+	for (size_t i = 0; i < n_ioas && r->apply; i++) {
+		struct json_object *io = json_object_array_get_idx(ioases, i), *maps;
+		const char *name = json_object_get_string(json_object_object_get(io, "name"));
+		size_t n_map;
+
+		snprintf(path, sizeof(path), ".ioas[%zu]", i);
+		get_array(r, io, path, "mappings", &maps, &n_map);
+		for (size_t j = 0; j < n_map; j++) {
+			struct json_object *l = json_object_array_get_idx(maps, j);
+			struct skipped *k;
+			struct map_spec m;
+			char p[256];
+
+			snprintf(p, sizeof(p), "%.200s.mappings[%zu]", path, j);
+			e = read_mapping(r, l, p, &m);
+			if (e < 0)
+				goto out;
+			k = skipped(r, m.source);
+			if (k)
+				k->n_ioas++;
+			else if ((e = build_mapping(r, name, &m, json_object_get_string(l))) < 0)
+				goto out;
+		}
+		report_skipped(r, name);
+	}
+	if (r->apply)
+		report_skipped(r, NULL);
+	e = 0;
+out:
+	free(dev);
+	return e;
+}
+
+/* The whole file in memory, NUL-terminated. */
+static int read_file(const char *file, char **ret, size_t *ret_len)
+{
+	size_t len = 0, cap = 1 << 16;
+	char *buf = malloc(cap), *nb;
+	int fd, e = 0;
+	ssize_t n;
+
+	if (!buf)
+		return -ENOMEM;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		e = -errno;
+		goto err;
+	}
+	for (;;) {
+		if (len + 1 >= cap) {
+			nb = realloc(buf, cap * 2);
+			if (!nb) {
+				e = -ENOMEM;
+				goto err;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = -errno;
+			goto err;
+		}
+		if (n == 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+err:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return e;
+}
+
+/* "line L column C" of a byte offset. */
+static void where(const char *buf, size_t off, char *out, size_t len)
+{
+	unsigned line = 1, col = 1;
+
+	for (size_t i = 0; i < off; i++, col++)
+		if (buf[i] == '\n') {
+			line++;
+			col = 0;
+		}
+	snprintf(out, len, "line %u column %u", line, col);
+}
+
+int core_restore(struct core *c, const char *file, char *err, size_t errlen)
+{
+	struct restore r = {
+		.c = c,
+		.file = file,
+		.err = err,
+		.errlen = errlen,
+		.rq = { .pid = getpid(),
+			.uid = geteuid(),
+			.gid = getegid(),
+			.path = "restore",
+			.quiet = true },
+	};
+	struct json_tokener *tok = NULL;
+	struct json_object *root = NULL;
+	char *buf = NULL, pos[64];
+	size_t len = 0, end;
+	int e;
+
+	snprintf(err, errlen, "%s: out of memory", file);
+	e = read_file(file, &buf, &len);
+	if (e < 0) {
+		snprintf(err, errlen, "%s: %s", file, strerror(-e));
+		return e;
+	}
+	tok = json_tokener_new_ex(RESTORE_DEPTH);
+	if (!tok) {
+		e = -ENOMEM;
+		goto out;
+	}
+	if (len > INT32_MAX) {
+		snprintf(err, errlen, "%s: larger than 2 GiB", file);
+		e = -EFBIG;
+		goto out;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	root = json_tokener_parse_ex(tok, buf, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (!root) {
+		enum json_tokener_error je = json_tokener_get_error(tok);
+
+		where(buf, end, pos, sizeof(pos));
+		snprintf(err, errlen, "%s: not JSON: %s: %s", file, pos,
+			 je == json_tokener_continue ? "unexpected end of file"
+						     : json_tokener_error_desc(je));
+		e = -EINVAL;
+		goto out;
+	}
+	end += strspn(buf + end, " \t\r\n");
+	if (end < len) {
+		where(buf, end, pos, sizeof(pos));
+		snprintf(err, errlen, "%s: not JSON: %s: data after the end of the document", file,
+			 pos);
+		e = -EINVAL;
+		goto out;
+	}
+	e = walk(&r, root);
+	if (e < 0)
+		goto out;
+	r.apply = true;
+	e = walk(&r, root);
+out:
+	free(r.skip);
+	json_object_put(root);
+	if (tok)
+		json_tokener_free(tok);
+	free(buf);
+	return e;
+}
