@@ -4,16 +4,18 @@
  * mkdir/rmdir/symlink/unlink/rename mapped onto core objects. It owns no IOMMU semantics.
  *
  * Every handler ends in exactly one reply, errors through one fuse_reply_err(). Attribute
- * files are direct_io with st_size 4096, as sysfs files are (ioasfs.5, Attribute files): every read
- * and write reaches us, a read at offset 0 renders the file again, and a write carries one
- * whole value at offset 0. Entry and attribute timeouts are 0 because other clients change
- * the tree (an attach makes a link appear in ioas/NAME/devices) and we never want the kernel
- * to answer from a stale cache.
+ * files are direct_io with st_size 4096, as sysfs files are (ioasfs.5, Attribute files):
+ * every read and write reaches us, a read at offset 0 renders the file again, and a write carries
+ * one whole value at offset 0. Entry and attribute timeouts are 0 because other clients change the
+ * tree (an attach makes a link appear in ioas/NAME/devices) and we never want the kernel to answer
+ * from a stale cache.
  *
  * Nodes live in two hash tables: by inode number (for the kernel) and by path (so repeated
  * lookups return the same inode). A node found by path is re-validated against the core's
  * serial numbers, so after `rmdir ioas/vm; mkdir ioas/vm` old handles see ENOENT and new
  * lookups get new inodes.
+ *
+ * Links (link.c), open files (file.c) and listings (dir.c) have their own files.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,14 +29,9 @@
 
 #include "util/parse.h"
 #include "fs/fs.h"
+#include "fs/fs_int.h"
 
 #define N_BUCKETS 16384
-#define FS(req)	  ((struct fs *)fuse_req_userdata(req))
-
-struct subdir {
-	const char *name;
-	enum nkind kind;
-};
 
 static const struct subdir root_dirs[] = {
 	{ "platform", N_PLATFORM },
@@ -51,13 +48,13 @@ static const struct subdir ioas_dirs[] = {
 	{ NULL },
 };
 
-static const struct subdir *subdirs(enum nkind k)
+const struct subdir *subdirs(enum nkind k)
 {
 	return k == N_ROOT ? root_dirs : k == N_IOAS ? ioas_dirs : NULL;
 }
 
 /* Which core object a directory kind's children are, for mkdir/rmdir/readdir. */
-static int container_kind(enum nkind k, enum core_obj *ret)
+int container_kind(enum nkind k, enum core_obj *ret)
 {
 	switch (k) {
 	case N_IOAS_DIR:
@@ -86,7 +83,7 @@ static size_t hash_ino(fuse_ino_t ino)
 	return (ino * 0x9e3779b97f4a7c15ull) >> 50;
 }
 
-static size_t hash_path(const char *s)
+size_t hash_path(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -95,7 +92,7 @@ static size_t hash_path(const char *s)
 	return h % N_BUCKETS;
 }
 
-static struct node *node_by_ino(struct fs *fs, fuse_ino_t ino)
+struct node *node_by_ino(struct fs *fs, fuse_ino_t ino)
 {
 	struct node *n;
 
@@ -136,7 +133,7 @@ static void node_free_locked(struct fs *fs, struct node *n)
 }
 
 /* Is the object a node stands for still the one it was created for? */
-static bool node_alive(struct fs *fs, const struct node *n)
+bool node_alive(struct fs *fs, const struct node *n)
 {
 	struct core_ioas_ref ref = { n->ioas, n->ioas_serial };
 	char name[CORE_NAME_MAX + 1];
@@ -245,8 +242,7 @@ static struct node *node_get(struct fs *fs, const struct node *parent, const cha
 }
 
 /* The template of parent's child `name`: 0, or -ENOENT. */
-static int child_template(struct fs *fs, const struct node *parent, const char *name,
-			  struct node *t)
+int child_template(struct fs *fs, const struct node *parent, const char *name, struct node *t)
 {
 	const struct attr_def *a;
 	const struct subdir *sd;
@@ -407,7 +403,7 @@ static int node_object(const struct node *n, enum core_obj *ret_kind, const char
  * map, unmap, batch, dma) and every change to an object's directory comes through here, so a
  * new file in an object's table is covered by its mode alone. 0, or -EACCES (logged).
  */
-static int may_own(struct fs *fs, const struct core_req *rq, const struct node *n)
+int may_own(struct fs *fs, const struct core_req *rq, const struct node *n)
 {
 	enum core_obj kind;
 	const char *name;
@@ -457,7 +453,7 @@ static void fill_stat(struct fs *fs, const struct node *n, struct stat *st)
 	}
 }
 
-static void reply_entry(fuse_req_t req, struct fs *fs, struct node *n)
+void reply_entry(fuse_req_t req, struct fs *fs, struct node *n)
 {
 	struct fuse_entry_param e;
 
@@ -473,7 +469,7 @@ static void reply_entry(fuse_req_t req, struct fs *fs, struct node *n)
 	}
 }
 
-static void make_req(fuse_req_t req, const char *path, struct core_req *rq)
+void make_req(fuse_req_t req, const char *path, struct core_req *rq)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 
@@ -487,7 +483,7 @@ static void make_req(fuse_req_t req, const char *path, struct core_req *rq)
 }
 
 /* Lookup helper shared by lookup/mkdir/symlink. */
-static int do_lookup(struct fs *fs, struct node *parent, const char *name, struct node **ret)
+int do_lookup(struct fs *fs, struct node *parent, const char *name, struct node **ret)
 {
 	struct node t;
 	int r;
@@ -618,8 +614,8 @@ static char *child_path(const struct node *p, const char *name)
  * The preamble of the calls that change a directory: the parent must still stand for its
  * object, and the request names parent/name in `errors`. 0 with *ret_path to free, or -errno.
  */
-static int entry_req(fuse_req_t req, struct fs *fs, const struct node *p, const char *name,
-		     char **ret_path, struct core_req *rq)
+int entry_req(fuse_req_t req, struct fs *fs, const struct node *p, const char *name,
+	      char **ret_path, struct core_req *rq)
 {
 	if (!p || !node_alive(fs, p))
 		return -ENOENT;
@@ -706,766 +702,6 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	free(path);
 	fuse_reply_err(req, -r);
-}
-
-/*
- * The ioas name a device link points at: "../../ioas/NAME" or MOUNTPOINT/ioas/NAME.
- */
-static int parse_link_target(struct fs *fs, const char *target, char *ret)
-{
-	const char *name;
-	size_t ml = strlen(fs->mountpoint);
-
-	if (!strncmp(target, "../../ioas/", 11))
-		name = target + 11;
-	else if (!strncmp(target, fs->mountpoint, ml) && !strncmp(target + ml, "/ioas/", 6))
-		name = target + ml + 6;
-	else
-		return -EINVAL;
-	if (!valid_name(name))
-		return -EINVAL;
-	snprintf(ret, CORE_NAME_MAX + 1, "%s", name);
-	return 0;
-}
-
-static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
-{
-	struct fs *fs = FS(req);
-	struct node *p = node_by_ino(fs, parent), *n;
-	char ioas[CORE_NAME_MAX + 1], cur[CORE_NAME_MAX + 1];
-	struct core_req rq;
-	char *path;
-	int r, slot = -1, mine = 0;
-
-	r = entry_req(req, fs, p, name, &path, &rq);
-	if (r < 0)
-		return (void)fuse_reply_err(req, -r);
-	if (p->kind != N_DEVICE) {
-		core_error(fs->core, &rq, "links are made only as devices/D/ioas");
-		r = -EPERM;
-		goto out;
-	}
-	r = may_own(fs, &rq, p);
-	if (r < 0)
-		goto out;
-	if (parse_link_target(fs, target, ioas)) {
-		core_error(fs->core, &rq, "link target '%.200s' is not ../../ioas/NAME", target);
-		r = -EINVAL;
-		goto out;
-	}
-	if (!strcmp(name, "ioas")) {
-		if (!core_device_ioas(fs->core, p->ioas, p->ioas_serial, cur)) {
-			r = -EEXIST;
-			goto out;
-		}
-		r = core_device_attach(fs->core, &rq, p->ioas, p->ioas_serial, ioas);
-	} else if (!valid_name(name)) {
-		r = -EINVAL;
-	} else {
-		/* A temporary of `ln -sf`, renamed over `ioas` next: remember it. */
-		uint64_t s;
-
-		r = core_obj_lookup(fs->core, CORE_IOAS, ioas, &s);
-		if (r < 0) {
-			core_error(fs->core, &rq, "no ioas '%s'", ioas);
-			goto out;
-		}
-		pthread_mutex_lock(&fs->lock);
-		for (int i = 0; i < FS_PENDING_LINKS; i++) {
-			if (fs->pending[i].used && fs->pending[i].dev_serial == p->ioas_serial &&
-			    !strcmp(fs->pending[i].name, name)) {
-				slot = -2;
-				break;
-			}
-			if (!fs->pending[i].used && slot == -1)
-				slot = i;
-			mine += fs->pending[i].used && fs->pending[i].uid == rq.uid;
-		}
-		if (slot >= 0 && fs->multiuser && rq.uid != 0 &&
-		    mine >= CORE_USER_SHARE(FS_PENDING_LINKS))
-			slot = -3;
-		if (slot >= 0) {
-			struct pending_link *pl = &fs->pending[slot];
-
-			pl->used = true;
-			pl->uid = rq.uid;
-			snprintf(pl->dev, sizeof(pl->dev), "%s", p->ioas);
-			pl->dev_serial = p->ioas_serial;
-			snprintf(pl->name, sizeof(pl->name), "%s", name);
-			snprintf(pl->ioas, sizeof(pl->ioas), "%s", ioas);
-		}
-		pthread_mutex_unlock(&fs->lock);
-		r = slot == -2 ? -EEXIST : slot < 0 ? -ENOSPC : 0;
-		if (slot == -1)
-			core_error(fs->core, &rq, "too many pending links (limit %d)",
-				   FS_PENDING_LINKS);
-		else if (slot == -3)
-			core_error(fs->core, &rq,
-				   "uid %u holds %d pending links, a user's share (limit %d)",
-				   (unsigned)rq.uid, CORE_USER_SHARE(FS_PENDING_LINKS),
-				   FS_PENDING_LINKS);
-	}
-	if (r == 0)
-		r = do_lookup(fs, p, name, &n);
-out:
-	free(path);
-	if (r < 0)
-		return (void)fuse_reply_err(req, -r);
-	reply_entry(req, fs, n);
-}
-
-/* Remove a pending link; returns its ioas name in ioas (if non-NULL). 0 or -ENOENT. */
-static int pending_take(struct fs *fs, const struct node *dev, const char *name, char *ioas)
-{
-	int r = -ENOENT;
-
-	pthread_mutex_lock(&fs->lock);
-	for (int i = 0; i < FS_PENDING_LINKS; i++)
-		if (fs->pending[i].used && fs->pending[i].dev_serial == dev->ioas_serial &&
-		    !strcmp(fs->pending[i].name, name)) {
-			if (ioas)
-				memcpy(ioas, fs->pending[i].ioas, CORE_NAME_MAX + 1);
-			fs->pending[i].used = false;
-			r = 0;
-			break;
-		}
-	pthread_mutex_unlock(&fs->lock);
-	return r;
-}
-
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct fs *fs = FS(req);
-	struct node *p = node_by_ino(fs, parent);
-	struct core_req rq;
-	char *path;
-	int r;
-
-	r = entry_req(req, fs, p, name, &path, &rq);
-	if (r < 0)
-		return (void)fuse_reply_err(req, -r);
-	if (p->kind == N_DEVICE && (r = may_own(fs, &rq, p)) < 0) {
-		/* refused: the device is someone else's */
-	} else if (p->kind == N_DEVICE && !strcmp(name, "ioas")) {
-		r = core_device_detach(fs->core, &rq, p->ioas, p->ioas_serial);
-	} else if (p->kind == N_DEVICE && !pending_take(fs, p, name, NULL)) {
-		r = 0;
-	} else {
-		struct node t;
-
-		r = child_template(fs, p, name, &t);
-		if (r == 0) {
-			core_error(fs->core, &rq, "only devices/D/ioas links can be removed%s",
-				   t.kind == N_LINK ? " (ioas/NAME/devices mirrors them)" : "");
-			r = t.kind == N_ATTR || t.kind == N_LINK ? -EPERM : -EISDIR;
-		}
-	}
-	free(path);
-	fuse_reply_err(req, -r);
-}
-
-static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
-		      const char *newname, unsigned int flags)
-{
-	struct fs *fs = FS(req);
-	struct node *p = node_by_ino(fs, parent);
-	char ioas[CORE_NAME_MAX + 1], cur[CORE_NAME_MAX + 1];
-	struct core_req rq;
-	char *path;
-	int r;
-
-	r = entry_req(req, fs, p, newname, &path, &rq);
-	if (r < 0)
-		return (void)fuse_reply_err(req, -r);
-	if (p->kind != N_DEVICE || parent != newparent || strcmp(newname, "ioas") ||
-	    (flags & ~RENAME_NOREPLACE)) {
-		core_error(fs->core, &rq, "only a link renamed onto devices/D/ioas can move");
-		r = -EPERM;
-		goto out;
-	}
-	r = may_own(fs, &rq, p);
-	if (r < 0)
-		goto out;
-	if ((flags & RENAME_NOREPLACE) &&
-	    !core_device_ioas(fs->core, p->ioas, p->ioas_serial, cur)) {
-		r = -EEXIST;
-		goto out;
-	}
-	r = pending_take(fs, p, name, ioas);
-	if (r < 0)
-		goto out;
-	/* Replacing the link replaces the attachment; on failure the link is gone. */
-	r = core_device_attach(fs->core, &rq, p->ioas, p->ioas_serial, ioas);
-out:
-	free(path);
-	fuse_reply_err(req, -r);
-}
-
-static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
-{
-	fuse_reply_err(req, EPERM);
-}
-
-static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		      struct fuse_file_info *fi)
-{
-	fuse_reply_err(req, EPERM);
-}
-
-/*
- * Open handles are listed so that the ones the kernel never released (a lazy unmount while a
- * process holds a file) are freed when the daemon stops, not leaked.
- */
-static void fh_track(struct fs *fs, struct fh *fh)
-{
-	pthread_mutex_lock(&fs->lock);
-	fh->prev_open = NULL;
-	fh->next_open = fs->open;
-	if (fs->open)
-		fs->open->prev_open = fh;
-	fs->open = fh;
-	pthread_mutex_unlock(&fs->lock);
-}
-
-static void fh_untrack(struct fs *fs, struct fh *fh)
-{
-	pthread_mutex_lock(&fs->lock);
-	if (fh->prev_open)
-		fh->prev_open->next_open = fh->next_open;
-	else if (fs->open == fh)
-		fs->open = fh->next_open;
-	if (fh->next_open)
-		fh->next_open->prev_open = fh->prev_open;
-	fh->prev_open = fh->next_open = NULL;
-	pthread_mutex_unlock(&fs->lock);
-}
-
-static void fh_free(struct fs *fs, struct fh *fh)
-{
-	fh_untrack(fs, fh);
-	if (fh->dir) {
-		free(fh->entries);
-		free(fh);
-		return;
-	}
-	if (fh->n->attr->session) {
-		pthread_mutex_lock(&fs->lock);
-		fs->sessions--;
-		pthread_mutex_unlock(&fs->lock);
-	}
-	sbuf_free(&fh->snap);
-	sbuf_free(&fh->results);
-	free(fh->cq);
-	free(fh->out);
-	free(fh->host);
-	pthread_mutex_destroy(&fh->lock);
-	pthread_mutex_destroy(&fh->exec);
-	free(fh);
-}
-
-/* One more batch session for uid: 0, or -EMFILE past the mount's bound or uid's share. */
-static int session_take(struct fs *fs, fuse_req_t req, struct node *n, uid_t uid)
-{
-	unsigned mine = 0;
-	struct core_req rq;
-	struct fh *o;
-	int r = 0;
-
-	pthread_mutex_lock(&fs->lock);
-	if (fs->multiuser && uid != 0)
-		for (o = fs->open; o; o = o->next_open)
-			mine += !o->dir && o->n->attr->session && o->uid == uid;
-	if (fs->sessions >= FS_MAX_SESSIONS || mine >= CORE_USER_SHARE(FS_MAX_SESSIONS))
-		r = -EMFILE;
-	else
-		fs->sessions++;
-	pthread_mutex_unlock(&fs->lock);
-	if (r < 0) {
-		make_req(req, n->path, &rq);
-		if (mine >= CORE_USER_SHARE(FS_MAX_SESSIONS))
-			core_error(fs->core, &rq,
-				   "uid %u holds %u batch sessions, a user's share (limit %d)",
-				   (unsigned)uid, mine, FS_MAX_SESSIONS);
-		else
-			core_error(fs->core, &rq, "too many batch sessions (limit %d)",
-				   FS_MAX_SESSIONS);
-	}
-	return r;
-}
-
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs *fs = FS(req);
-	struct node *n = node_by_ino(fs, ino);
-	int acc = fi->flags & O_ACCMODE;
-	struct fh *fh;
-
-	if (!n || !node_alive(fs, n))
-		return (void)fuse_reply_err(req, ENOENT);
-	if (n->kind != N_ATTR)
-		return (void)fuse_reply_err(req, EISDIR);
-	/* like sysfs: no write op, no opening for write, whoever asks */
-	if (acc != O_RDONLY && !n->attr->store && !n->attr->write && !n->attr->pwrite)
-		return (void)fuse_reply_err(req, EACCES);
-	if (acc != O_RDONLY || !(n->attr->mode & S_IROTH)) {
-		struct core_req rq;
-		int r;
-
-		make_req(req, n->path, &rq);
-		r = may_own(fs, &rq, n);
-		if (r < 0)
-			return (void)fuse_reply_err(req, -r);
-	}
-	fh = calloc(1, sizeof(*fh));
-	if (!fh)
-		return (void)fuse_reply_err(req, ENOMEM);
-	fh->uid = fuse_req_ctx(req)->uid;
-	if (n->attr->session) {
-		int r = session_take(fs, req, n, fh->uid);
-
-		if (r < 0) {
-			free(fh);
-			return (void)fuse_reply_err(req, -r);
-		}
-	}
-	fh->n = n;
-	fh->rdwr = acc == O_RDWR;
-	sbuf_init(&fh->snap);
-	sbuf_init(&fh->results);
-	pthread_mutex_init(&fh->lock, NULL);
-	pthread_mutex_init(&fh->exec, NULL);
-	fh_track(fs, fh);
-	/* Keep the node alive while open: the kernel holds a lookup reference anyway. */
-	fi->fh = (uintptr_t)fh;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
-	/* text command files are streams; the batch file takes io_uring writes at offset 0 */
-	if (n->attr->write && !n->attr->session)
-		fi->nonseekable = 1;
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		fh_free(fs, fh);
-}
-
-/*
- * Replies are sent after fh->lock is dropped, from a copy: once a reply is out, the kernel
- * may release the file and op_release may free fh on another thread.
- */
-/*
- * A handle of a file rendered whole (save) keeps its text until it is closed: under
- * allow_other a user other than root may keep FS_MAX_WHOLE of them (fh->lock held).
- */
-static int whole_take(struct fs *fs, fuse_req_t req, struct node *n, struct fh *fh)
-{
-	unsigned mine = 0;
-	struct core_req rq;
-	struct fh *o;
-
-	if (!fs->multiuser || fh->uid == 0)
-		return 0;
-	pthread_mutex_lock(&fs->lock);
-	for (o = fs->open; o; o = o->next_open)
-		mine +=
-		    o != fh && !o->dir && o->n->attr == n->attr && o->rendered && o->uid == fh->uid;
-	pthread_mutex_unlock(&fs->lock);
-	if (mine < FS_MAX_WHOLE)
-		return 0;
-	make_req(req, n->path, &rq);
-	core_error(fs->core, &rq,
-		   "uid %u keeps %u rendered %s handles (limit_user_whole_handles %d); close one",
-		   (unsigned)fh->uid, mine, n->name, FS_MAX_WHOLE);
-	return -EBUSY;
-}
-
-/* Bytes of a listing render at a time: one lock hold, and about what a handle keeps. */
-#define FS_CHUNK (64 * 1024)
-
-/*
- * Make snap hold [off, off + size) of a chunk file's text, or as much of it as there is
- * (fh->lock held). Reading on from where the last read ended renders only what is new and
- * drops what was read; a read at 0 starts again; a read behind the window renders again
- * from the start, and a read ahead renders up to it.
- */
-static int read_chunks(struct fs *fs, struct node *n, struct fh *fh, size_t size, off_t off)
-{
-	uint64_t want = (uint64_t)off + size;
-	int r;
-
-	if (off == 0 || (uint64_t)off < fh->snap_off || !fh->rendered) {
-		sbuf_reset(&fh->snap);
-		fh->snap_off = fh->cursor = 0;
-		fh->done = false;
-		fh->rendered = true;
-	}
-	while (!fh->done && fh->snap_off + fh->snap.len < want) {
-		/* keep only what this read still needs */
-		size_t drop = (uint64_t)off > fh->snap_off ? (uint64_t)off - fh->snap_off : 0;
-
-		if (drop > fh->snap.len)
-			drop = fh->snap.len;
-		sbuf_consume(&fh->snap, drop);
-		fh->snap_off += drop;
-		r = n->attr->chunk(fs, n, &fh->cursor, &fh->done, &fh->snap, FS_CHUNK);
-		if (!r)
-			r = fh->snap.err;
-		if (r < 0) {
-			fh->rendered = false;
-			return r;
-		}
-	}
-	return 0;
-}
-
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
-{
-	struct fs *fs = FS(req);
-	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
-	struct node *n = fh->n;
-	char *copy = NULL;
-	size_t len = 0;
-	int r = 0;
-
-	if (n->attr->pread) {
-		struct core_req rq;
-
-		make_req(req, n->path, &rq);
-		return n->attr->pread(fs, n, req, &rq, size, off);
-	}
-	pthread_mutex_lock(&fh->lock);
-	if (n->attr->read) {
-		/* a stream: hand out and forget what the handle has queued */
-		copy = malloc(size ? size : 1);
-		if (!copy) {
-			r = -ENOMEM;
-			goto out;
-		}
-		len = n->attr->read(fs, fh, copy, size);
-		goto out;
-	}
-	if (n->attr->chunk) {
-		r = read_chunks(fs, n, fh, size, off);
-		if (r < 0)
-			goto out;
-		off -= (off_t)fh->snap_off; /* now an offset into snap */
-	} else if (!n->attr->show) {
-		r = -EACCES;
-		goto out;
-	} else if (off == 0 || !fh->rendered) {
-		sbuf_reset(&fh->snap);
-		if (n->attr->whole && !fh->rendered && (r = whole_take(fs, req, n, fh)) < 0)
-			goto out;
-		r = n->attr->show(fs, n, &fh->snap);
-		if (!r)
-			r = fh->snap.err;
-		if (r < 0)
-			goto out;
-		fh->rendered = true;
-	}
-	if ((size_t)off < fh->snap.len)
-		len = fh->snap.len - off < size ? fh->snap.len - off : size;
-	copy = len ? malloc(len) : NULL;
-	if (len && !copy) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (len)
-		memcpy(copy, fh->snap.buf + off, len);
-out:
-	pthread_mutex_unlock(&fh->lock);
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_buf(req, copy, len);
-	free(copy);
-}
-
-/* Append one write to a list attribute's value on this handle; val gets the whole list. */
-static int multiline_value(struct fs *fs, struct fh *fh, struct core_req *rq, const char *buf,
-			   size_t size, off_t off, char *val, size_t *ret_len)
-{
-	size_t len;
-	int r = 0;
-
-	pthread_mutex_lock(&fh->lock);
-	if (off != 0 && (size_t)off != fh->acc_len) {
-		core_error(fs->core, rq,
-			   "write at offset %lld: a list is written from offset 0 onwards",
-			   (long long)off);
-		r = -EINVAL;
-		goto out;
-	}
-	if (memchr(buf, '\0', size)) {
-		core_error(fs->core, rq, "value contains a NUL byte");
-		r = -EINVAL;
-		goto out;
-	}
-	if (off == 0)
-		fh->acc_len = 0;
-	if (fh->acc_len + size > FS_ATTR_MAX) {
-		core_error(fs->core, rq, "value longer than %d bytes", FS_ATTR_MAX);
-		r = -EINVAL;
-		goto out;
-	}
-	fh->acc_prev = fh->acc_len;
-	memcpy(fh->acc + fh->acc_len, buf, size);
-	fh->acc_len += size;
-	len = fh->acc_len;
-	memcpy(val, fh->acc, len);
-	if (len && val[len - 1] == '\n')
-		len--;
-	*ret_len = len;
-out:
-	pthread_mutex_unlock(&fh->lock);
-	return r;
-}
-
-/*
- * The supplementary groups of the calling thread, from the "Groups:" line of its
- * /proc/PID/task/PID/status: up to max of them, or -errno. (libfuse 3.14's
- * fuse_req_getgroups() reads that file into a buffer it does not terminate, and strstr() runs
- * past its end: AddressSanitizer caught it in the daemon.) A caller whose groups cannot be
- * read opens files with none.
- */
-static int caller_groups(pid_t pid, gid_t *list, int max)
-{
-	char path[64], buf[8192], *p;
-	size_t len = 0;
-	ssize_t r;
-	int fd, n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (len < sizeof(buf) - 1 && (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += r;
-	close(fd);
-	buf[len] = '\0';
-	p = strstr(buf, "\nGroups:");
-	if (!p)
-		return -EIO;
-	p += strlen("\nGroups:");
-	while (n < max) {
-		char *end;
-		unsigned long g;
-
-		p += strspn(p, " \t");
-		if (*p < '0' || *p > '9')
-			break;
-		errno = 0;
-		g = strtoul(p, &end, 10);
-		if (errno || g > UINT32_MAX - 1)
-			return -EIO;
-		list[n++] = (gid_t)g;
-		p = end;
-	}
-	return n;
-}
-
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		     struct fuse_file_info *fi)
-{
-	struct fs *fs = FS(req);
-	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
-	struct node *n = fh->n;
-	char val[FS_ATTR_MAX + 1];
-	struct core_req rq;
-	size_t len = size;
-	int r;
-
-	make_req(req, n->path, &rq);
-	if (n->attr->pwrite) {
-		ssize_t done = n->attr->pwrite(fs, n, &rq, buf, size, off);
-
-		if (done < 0)
-			return (void)fuse_reply_err(req, (int)-done);
-		return (void)fuse_reply_write(req, (size_t)done);
-	}
-	if (n->attr->write) {
-		r = n->attr->write(fs, n, fh, &rq, buf, size);
-		goto out;
-	}
-	if (n->attr->multiline) {
-		/*
-		 * A list (one entry per line) may come in several writes, as printf(1) and echo
-		 * flush line by line: a write at offset 0 starts the list, one at the end of what
-		 * this handle wrote extends it, and each write stores the whole list so far.
-		 */
-		r = multiline_value(fs, fh, &rq, buf, size, off, val, &len);
-		if (r < 0)
-			goto out;
-	} else {
-		if (off != 0) {
-			core_error(fs->core, &rq,
-				   "write at offset %lld: an attribute takes one whole "
-				   "value at offset 0",
-				   (long long)off);
-			r = -EINVAL;
-			goto out;
-		}
-		if (memchr(buf, '\0', size)) {
-			core_error(fs->core, &rq, "value contains a NUL byte");
-			r = -EINVAL;
-			goto out;
-		}
-		if (len && buf[len - 1] == '\n')
-			len--;
-		if (len > FS_ATTR_MAX) {
-			core_error(fs->core, &rq, "value longer than %d bytes", FS_ATTR_MAX);
-			r = -EINVAL;
-			goto out;
-		}
-		if (memchr(buf, '\n', len)) {
-			core_error(fs->core, &rq, "one value per write: found more than one line");
-			r = -EINVAL;
-			goto out;
-		}
-		memcpy(val, buf, len);
-	}
-	val[len] = '\0';
-	if (n->attr->creds) {
-		/* read from /proc, so only for the stores that open files as the caller */
-		r = caller_groups(rq.pid, rq.groups, CORE_MAX_GROUPS);
-		rq.ngroups = r < 0 ? 0 : r;
-	}
-	r = n->attr->store(fs, n, &rq, val);
-	pthread_mutex_lock(&fh->lock);
-	if (n->attr->multiline)
-		fh->acc_len = r < 0 ? fh->acc_prev : fh->acc_len;
-	/* sysfs re-arms show after a write */
-	fh->rendered = false;
-	pthread_mutex_unlock(&fh->lock);
-out:
-	if (r < 0)
-		return (void)fuse_reply_err(req, -r);
-	fuse_reply_write(req, size);
-}
-
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
-	struct node *n = fh->n;
-	struct core_req rq;
-	int r = 0;
-
-	if (n->attr->flush) {
-		make_req(req, n->path, &rq);
-		r = n->attr->flush(FS(req), n, fh, &rq);
-	}
-	fuse_reply_err(req, -r);
-}
-
-static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	fh_free(FS(req), (struct fh *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
-}
-
-static int add_entry(struct fh *fh, size_t *cap, const char *name, unsigned mode)
-{
-	if (fh->n_entries == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		void *p = realloc(fh->entries, nc * sizeof(*fh->entries));
-
-		if (!p)
-			return -ENOMEM;
-		fh->entries = p;
-		*cap = nc;
-	}
-	snprintf(fh->entries[fh->n_entries].name, CORE_NAME_MAX + 1, "%s", name);
-	fh->entries[fh->n_entries++].mode = mode;
-	return 0;
-}
-
-static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs *fs = FS(req);
-	struct node *n = node_by_ino(fs, ino);
-	struct core_ioas_ref ref;
-	const struct attr_def *a;
-	const struct subdir *sd;
-	struct core_name *names = NULL;
-	size_t cap = 0, nn = 0;
-	enum core_obj ok;
-	struct fh *fh;
-	int r = 0;
-
-	if (!n || !node_alive(fs, n))
-		return (void)fuse_reply_err(req, ENOENT);
-	if (n->kind == N_ATTR || n->kind == N_LINK)
-		return (void)fuse_reply_err(req, ENOTDIR);
-	fh = calloc(1, sizeof(*fh));
-	if (!fh)
-		return (void)fuse_reply_err(req, ENOMEM);
-	fh->n = n;
-	fh->dir = true;
-	add_entry(fh, &cap, ".", S_IFDIR);
-	add_entry(fh, &cap, "..", S_IFDIR);
-	for (a = fs_attrs(n->kind); a && a->name; a++)
-		add_entry(fh, &cap, a->name, S_IFREG);
-	for (sd = subdirs(n->kind); sd && sd->name; sd++)
-		add_entry(fh, &cap, sd->name, S_IFDIR);
-	ref = (struct core_ioas_ref){ n->ioas, n->ioas_serial };
-	if (!container_kind(n->kind, &ok))
-		r = core_obj_list(fs->core, ok, &names, &nn);
-	else if (n->kind == N_WINDOWS)
-		r = core_window_list(fs->core, ref, &names, &nn);
-	else if (n->kind == N_IOAS_DEVS)
-		r = core_ioas_devices(fs->core, ref, &names, &nn);
-	for (size_t i = 0; i < nn; i++)
-		add_entry(fh, &cap, names[i].name, n->kind == N_IOAS_DEVS ? S_IFLNK : S_IFDIR);
-	free(names);
-	if (n->kind == N_DEVICE) {
-		char ioas[CORE_NAME_MAX + 1];
-
-		if (!core_device_ioas(fs->core, n->ioas, n->ioas_serial, ioas))
-			add_entry(fh, &cap, "ioas", S_IFLNK);
-		pthread_mutex_lock(&fs->lock);
-		for (int i = 0; i < FS_PENDING_LINKS; i++)
-			if (fs->pending[i].used && fs->pending[i].dev_serial == n->ioas_serial)
-				add_entry(fh, &cap, fs->pending[i].name, S_IFLNK);
-		pthread_mutex_unlock(&fs->lock);
-	}
-	if (r < 0) {
-		free(fh->entries);
-		free(fh);
-		return (void)fuse_reply_err(req, -r);
-	}
-	fi->fh = (uintptr_t)fh;
-	fh_track(fs, fh);
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		fh_free(fs, fh);
-}
-
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
-{
-	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
-	char *buf = malloc(size), *p = buf;
-	size_t rem = size;
-
-	if (!buf)
-		return (void)fuse_reply_err(req, ENOMEM);
-	for (size_t i = off; i < fh->n_entries; i++) {
-		struct stat st = { .st_mode = fh->entries[i].mode };
-		size_t l;
-
-		/* informational inode numbers: stable per name, never 0 */
-		st.st_ino = (hash_path(fh->entries[i].name) << 20) | (ino & 0xfffff) | 1;
-		l = fuse_add_direntry(req, p, rem, fh->entries[i].name, &st, i + 1);
-		if (l > rem)
-			break;
-		p += l;
-		rem -= l;
-	}
-	fuse_reply_buf(req, buf, size - rem);
-	free(buf);
-}
-
-static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	fh_free(FS(req), (struct fh *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
