@@ -334,12 +334,22 @@ int core_set_max_mappings(struct core *c, uint64_t max)
 }
 
 /*
- * The record of uid (topo held for writing): found, or added. NULL without memory. Records
- * stay until the core goes, so an IOAS's pointer to its owner's never dangles.
+ * The record of uid (topo held for writing): found, or added; NULL when uid's mappings are
+ * not counted (a single-user mount, or root) or without memory (-ENOMEM then: the caller
+ * tells by owner_counted). Records stay until the core goes, so an IOAS's pointer to its
+ * owner's never dangles.
  */
+static bool owner_counted(const struct core *c, uid_t uid)
+{
+	return c->multiuser && uid != 0;
+}
+
 static struct core_user *owner_of(struct core *c, uid_t uid)
 {
 	struct core_user *u;
+
+	if (!owner_counted(c, uid))
+		return NULL; /* nothing to count: see core_user */
 
 	for (u = c->users; u; u = u->next)
 		if (u->uid == uid)
@@ -351,25 +361,6 @@ static struct core_user *owner_of(struct core *c, uid_t uid)
 	u->next = c->users;
 	c->users = u;
 	return u;
-}
-
-/* Would count more mappings put io's owner past its share (allow_other, not root)? */
-bool owner_full(struct core *c, struct ioas *io, uint64_t count)
-{
-	return c->multiuser && io->o.uid != 0 &&
-	       __atomic_load_n(&io->owner->mappings, __ATOMIC_RELAXED) + count > c->max_mappings;
-}
-
-void mapping_drop(struct ioas *io, struct mapping *m)
-{
-	itree_remove(&io->maps, &m->node);
-	__atomic_sub_fetch(&io->owner->mappings, 1, __ATOMIC_RELAXED);
-	io->bytes_mapped -= m->node.last - m->node.start + 1;
-	if (m->src->fd_view)
-		core_fd_view_put(m->src);
-	else
-		__atomic_sub_fetch(&m->src->users, 1, __ATOMIC_RELAXED);
-	slab_free(&io->slab, m);
 }
 
 void ioas_drop_mappings(struct ioas *io)
@@ -745,8 +736,9 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 		goto out;
 	}
 	if (kind == CORE_IOAS) {
-		struct core_user *owner = owner_of(c, rq ? rq->uid : 0);
-		struct ioas *io = owner ? calloc(1, sizeof(*io)) : NULL;
+		uid_t uid = rq ? rq->uid : 0;
+		struct core_user *owner = owner_of(c, uid);
+		struct ioas *io = owner || !owner_counted(c, uid) ? calloc(1, sizeof(*io)) : NULL;
 
 		if (!io) {
 			r = -ENOMEM;
@@ -955,13 +947,15 @@ int core_obj_chown(struct core *c, enum core_obj kind, const char *name, uid_t u
 		struct ioas *io = list_entry(o, struct ioas, o);
 		struct core_user *u = owner_of(c, uid);
 
-		if (!u) {
+		if (!u && owner_counted(c, uid)) {
 			r = -ENOMEM;
 			goto out;
 		}
 		/* topo held for writing: no map or unmap runs */
-		io->owner->mappings -= io->maps.count;
-		u->mappings += io->maps.count;
+		if (io->owner)
+			io->owner->mappings -= io->maps.count;
+		if (u)
+			u->mappings += io->maps.count;
 		io->owner = u;
 	}
 	if (o) {

@@ -63,7 +63,7 @@ struct mapping {
 
 struct ioas {
 	struct obj o;
-	struct core_user *owner; /* o.uid's record: its mappings count there too */
+	struct core_user *owner; /* o.uid's record, its mappings counted there; NULL: uncounted */
 	uint32_t id;
 	pthread_mutex_t lock;
 	struct list windows;
@@ -199,8 +199,6 @@ struct source *source_find(struct core *c, const char *name, uint64_t serial);
 struct window *window_find(struct ioas *io, const char *name, uint64_t serial);
 struct ioas *ioas_get(struct core *c, struct core_ioas_ref r);
 void ioas_put(struct core *c, struct ioas *io);
-bool owner_full(struct core *c, struct ioas *io, uint64_t count);
-void mapping_drop(struct ioas *io, struct mapping *m);
 void ioas_drop_mappings(struct ioas *io);
 void source_release(struct source *s);
 int device_resolve(struct core *c, const struct core_req *rq, const char *name, const char *what,
@@ -222,5 +220,31 @@ void describe_mapping(const struct mapping *m, char *buf, size_t len);
 
 /* window.c */
 int window_over_mappings(struct ioas *io, struct window *nw, char *why, size_t len);
+
+/* Would count more mappings put io's owner past its share (allow_other, not root)? */
+static inline bool owner_full(const struct core *c, const struct ioas *io, uint64_t count)
+{
+	return io->owner &&
+	       __atomic_load_n(&io->owner->mappings, __ATOMIC_RELAXED) + count > c->max_mappings;
+}
+
+static inline void owner_add(struct ioas *io, int64_t count)
+{
+	if (io->owner)
+		__atomic_add_fetch(&io->owner->mappings, (uint64_t)count, __ATOMIC_RELAXED);
+}
+
+/* Take mapping m out of io (locked) and free it. */
+static inline void mapping_drop(struct ioas *io, struct mapping *m)
+{
+	itree_remove(&io->maps, &m->node);
+	owner_add(io, -1);
+	io->bytes_mapped -= m->node.last - m->node.start + 1;
+	if (m->src->fd_view)
+		core_fd_view_put(m->src);
+	else
+		__atomic_sub_fetch(&m->src->users, 1, __ATOMIC_RELAXED);
+	slab_free(&io->slab, m);
+}
 
 #endif

@@ -459,7 +459,7 @@ int core_ioas_map_source(struct core *c, struct ioas *io, const struct core_req 
 		goto out;
 	}
 	__atomic_add_fetch(&s->users, 1, __ATOMIC_RELAXED);
-	__atomic_add_fetch(&io->owner->mappings, 1, __ATOMIC_RELAXED);
+	owner_add(io, 1);
 	io->st_maps++;
 	io->bytes_mapped += m->length;
 	*ret_iova = iova;
@@ -716,7 +716,7 @@ static int ioas_copy(struct core *c, struct ioas *io, struct ioas *src, const st
 		io->bytes_mapped += news[i]->node.last - news[i]->node.start + 1;
 		news[i] = NULL;
 	}
-	__atomic_add_fetch(&io->owner->mappings, count, __ATOMIC_RELAXED);
+	owner_add(io, (int64_t)count);
 	io->st_maps++;
 	*ret_iova = iova;
 out:
