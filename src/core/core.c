@@ -207,6 +207,12 @@ void core_error(struct core *c, const struct core_req *rq, const char *fmt, ...)
 	va_end(ap);
 	clock_gettime(CLOCK_REALTIME, &ts);
 
+	if (rq && rq->reason && rq->reason_len) {
+		snprintf(rq->reason, rq->reason_len, "%s", reason);
+		for (char *p = rq->reason; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	}
 	pthread_mutex_lock(&c->err_lock);
 	slot = c->errors[(c->err_head + c->err_count) % CORE_ERRORS_RING];
 	if (c->err_count == CORE_ERRORS_RING)

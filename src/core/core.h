@@ -57,6 +57,8 @@ struct core_req {
 	bool quiet;	    /* errors go to the ring only, not to stderr (batch results) */
 	int ngroups;	    /* supplementary groups, for opening files as the caller */
 	gid_t groups[CORE_MAX_GROUPS];
+	char *reason; /* optional: core_error leaves its reason here too (restore) */
+	size_t reason_len;
 };
 
 enum core_obj {

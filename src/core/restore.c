@@ -23,47 +23,27 @@
 #include "core/restore_int.h"
 
 /* ---------------------------------------------------------------- restore */
-static unsigned err_seq(struct core *c)
-{
-	unsigned s;
-
-	pthread_mutex_lock(&c->err_lock);
-	s = (c->err_head + c->err_count) % CORE_ERRORS_RING;
-	pthread_mutex_unlock(&c->err_lock);
-	return s;
-}
-
-/* Before a core call: remember where the error ring is, to find the reason it adds. */
+/* Before a core call: forget the last reason, to tell whether the call gives one. */
 static void mark(struct restore *r)
 {
-	r->err_seq = err_seq(r->c);
+	r->reason[0] = '\0';
 }
 
 /*
- * A core call failed: "WHAT: EERRNO: REASON", the reason being the line the core wrote to
- * the error ring ("TIME PID restore: REASON"), or strerror when it wrote none.
+ * A core call failed: "WHAT: EERRNO: REASON", the reason being what the core wrote to
+ * `errors` for it (r->rq.reason), or strerror when it wrote nothing.
  */
 __attribute__((format(printf, 3, 4))) static int failed(struct restore *r, int err, const char *fmt,
 							...)
 {
-	char what[300], reason[CORE_ERROR_LEN];
-	unsigned seq = err_seq(r->c);
+	char what[300];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(reason, sizeof(reason), "%s", strerror(-err));
-	if (seq != r->err_seq) {
-		const char *line, *p;
-
-		pthread_mutex_lock(&r->c->err_lock);
-		line = r->c->errors[(seq + CORE_ERRORS_RING - 1) % CORE_ERRORS_RING];
-		p = strstr(line, " restore: ");
-		snprintf(reason, sizeof(reason), "%s", p ? p + 10 : line);
-		pthread_mutex_unlock(&r->c->err_lock);
-	}
-	snprintf(r->err, r->errlen, "%s: %s: %s", what, errno_name(-err), reason);
+	snprintf(r->err, r->errlen, "%s: %s: %s", what, errno_name(-err),
+		 r->reason[0] ? r->reason : strerror(-err));
 	return err;
 }
 
@@ -614,6 +594,8 @@ int core_restore(struct core *c, const char *file, char *err, size_t errlen)
 	size_t len = 0, end;
 	int e;
 
+	r.rq.reason = r.reason;
+	r.rq.reason_len = sizeof(r.reason);
 	snprintf(err, errlen, "%s: out of memory", file);
 	e = read_file(file, &buf, &len);
 	if (e < 0) {

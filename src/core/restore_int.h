@@ -33,9 +33,9 @@ struct restore {
 	const char *file;
 	char *err;
 	size_t errlen;
-	bool apply; /* false: the checking pass, which changes nothing */
-	unsigned err_seq;
-	struct skipped *skip; /* sorted by name once the sources are built */
+	bool apply;		     /* false: the checking pass, which changes nothing */
+	char reason[CORE_ERROR_LEN]; /* r->rq.reason: the last reason the core gave */
+	struct skipped *skip;	     /* sorted by name once the sources are built */
 	size_t n_skip;
 };
 

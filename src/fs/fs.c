@@ -480,6 +480,8 @@ void make_req(fuse_req_t req, const char *path, struct core_req *rq)
 	rq->prefix = NULL;
 	rq->quiet = false;
 	rq->ngroups = 0;
+	rq->reason = NULL;
+	rq->reason_len = 0;
 }
 
 /* Lookup helper shared by lookup/mkdir/symlink. */
