@@ -46,6 +46,15 @@ struct backend;
 
 struct backend_ops {
 	const char *name; /* "sim" or "kernel" */
+	/*
+	 * What the backend is, for the core and `status`, rather than a test of its name. A
+	 * backend with cdev_path binds VFIO cdevs, named by a path or a bare name that cdev_path
+	 * turns into one (/dev/vfio/devices/NAME); without it, device_bind makes a device of
+	 * any name (the sim). dirty_tracking and iommufd_test are what `status` says of them.
+	 */
+	void (*cdev_path)(const char *name_or_path, char *buf, size_t len);
+	const char *dirty_tracking;
+	const char *iommufd_test;
 	void (*close)(struct backend *be);
 
 	/*

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <liburing.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -447,6 +448,15 @@ out:
 	return r;
 }
 
+/* A cdev path, or a bare name under /dev/vfio/devices/. */
+static void k_cdev_path(const char *name_or_path, char *buf, size_t len)
+{
+	if (strchr(name_or_path, '/'))
+		snprintf(buf, len, "%s", name_or_path);
+	else
+		snprintf(buf, len, "/dev/vfio/devices/%s", name_or_path);
+}
+
 static int k_device_bind(struct backend *be, const char *path, uint32_t *ret_dev_id)
 {
 	struct kbackend *k = kb_of(be);
@@ -468,10 +478,7 @@ static int k_device_bind(struct backend *be, const char *path, uint32_t *ret_dev
 		r = -ENOMEM;
 		goto out;
 	}
-	if (strchr(path, '/'))
-		snprintf(d->path, sizeof(d->path), "%s", path);
-	else
-		snprintf(d->path, sizeof(d->path), "/dev/vfio/devices/%s", path);
+	k_cdev_path(path, d->path, sizeof(d->path));
 	d->fd = k->sys.open(k->sys.ctx, d->path, O_RDWR | O_CLOEXEC);
 	if (d->fd < 0) {
 		r = d->fd;
@@ -712,6 +719,10 @@ static bool has_map_file(struct kbackend *k)
 
 static const struct backend_ops kernel_ops = {
 	.name = "kernel",
+	.cdev_path = k_cdev_path,
+	/* the kernel backend would have to probe them */
+	.dirty_tracking = "unknown (not probed)",
+	.iommufd_test = "unknown (not probed)",
 	.close = k_close,
 	.ioas_alloc = k_ioas_alloc,
 	.destroy = k_destroy,
@@ -762,4 +773,46 @@ int kernel_backend_create(const struct kernel_sys *sys, const char *iommu_path,
 	}
 	*ret = &k->be;
 	return 0;
+}
+
+/*
+ * Does the iommufd accept IORING_OP_URING_CMD? Neither iommufd nor FUSE files implement
+ * ->uring_cmd today, which is why the batch channel carries ioctl-shaped commands in WRITEs;
+ * this records what the running kernel says, for `status`.
+ */
+void kernel_probe_uring_cmd(char *out, size_t len)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	int fd, r;
+
+	fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(out, len, "no (no /dev/iommu: %s)", strerror(errno));
+		return;
+	}
+	r = io_uring_queue_init(2, &ring, 0);
+	if (r < 0) {
+		snprintf(out, len, "unknown (io_uring: %s)", strerror(-r));
+		goto out;
+	}
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = 0;
+	r = io_uring_submit_and_wait(&ring, 1);
+	if (r >= 0)
+		r = io_uring_wait_cqe(&ring, &cqe);
+	if (r < 0) {
+		snprintf(out, len, "unknown (io_uring: %s)", strerror(-r));
+	} else {
+		if (cqe->res == -EOPNOTSUPP || cqe->res == -EINVAL)
+			snprintf(out, len, "no (/dev/iommu: %s)", strerror(-cqe->res));
+		else
+			snprintf(out, len, "yes (/dev/iommu answered %d)", cqe->res);
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+out:
+	close(fd);
 }

@@ -33,4 +33,9 @@ int kernel_backend_create(const struct kernel_sys *sys, const char *iommu_path,
 /* The /dev/iommu descriptor, for tests that issue IOMMU_TEST_CMD on the backend's objects. */
 int kernel_backend_iommufd(struct backend *be);
 
+/*
+ * Does /dev/iommu accept IORING_OP_URING_CMD? A sentence for `status` (uring_cmd), in out.
+ */
+void kernel_probe_uring_cmd(char *out, size_t len);
+
 #endif

@@ -590,6 +590,8 @@ static void sim_close(struct backend *be)
 
 static const struct backend_ops sim_ops = {
 	.name = "sim",
+	.dirty_tracking = "no (sim backend)",
+	.iommufd_test = "no (sim backend)",
 	.close = sim_close,
 	.ioas_alloc = sim_ioas_alloc,
 	.destroy = sim_destroy,

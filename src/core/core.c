@@ -278,6 +278,16 @@ void core_show_status(struct core *c, struct sbuf *sb)
 
 /* ---------------------------------------------------------------- lifecycle */
 
+const char *core_backend_name(const struct core *c)
+{
+	return c->be->ops->name;
+}
+
+const struct backend_ops *core_backend_ops(const struct core *c)
+{
+	return c->be->ops;
+}
+
 void core_topo_wrlock(struct core *c)
 {
 	struct timespec t;
@@ -479,10 +489,7 @@ int device_resolve(struct core *c, const struct core_req *rq, const char *name, 
 	ssize_t n;
 	int r;
 
-	if (strchr(what, '/'))
-		snprintf(path, sizeof(path), "%s", what);
-	else
-		snprintf(path, sizeof(path), "/dev/vfio/devices/%s", what);
+	c->be->ops->cdev_path(what, path, sizeof(path));
 	if (!rq || rq->uid == 0 || geteuid() != 0) {
 		/* root, or an unprivileged daemon serving itself: the backend opens the path */
 		snprintf(ret_path, CORE_PATH_MAX, "%s", path);
@@ -543,7 +550,7 @@ int device_bind(struct core *c, const struct core_req *rq, struct device *d, con
 	}
 	d->n_resv = n;
 	d->bound = true;
-	snprintf(d->path, sizeof(d->path), "%s", c->be->ops->platform ? what : "sim");
+	snprintf(d->path, sizeof(d->path), "%s", c->be->ops->cdev_path ? what : "sim");
 	refresh_platform(c);
 	return 0;
 }
@@ -714,7 +721,7 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 		core_error(c, rq, "invalid %s name '%.64s'", obj_kind_name[kind], name);
 		return -EINVAL;
 	}
-	if (kind == CORE_DEVICE && c->be->ops->platform) {
+	if (kind == CORE_DEVICE && c->be->ops->cdev_path) {
 		/* kernel backend, no /dev/vfio/devices/NAME: a device to bind through D/path */
 		r = device_resolve(c, rq, name, name, true, cdev);
 		if (r == -ENOENT)
@@ -777,12 +784,12 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 			r = -ENOMEM;
 			goto out;
 		}
-		if (!c->be->ops->platform)
+		if (!c->be->ops->cdev_path)
 			r = device_bind(c, rq, d, name, name, true);
 		else if (cdev[0])
 			r = device_bind(c, rq, d, name, cdev, true);
 		/* kernel backend, no /dev/vfio/devices/NAME: a device to bind through D/path */
-		if (r == -ENOENT && c->be->ops->platform)
+		if (r == -ENOENT && c->be->ops->cdev_path)
 			r = 0;
 		if (r < 0) {
 			free(d);

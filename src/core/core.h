@@ -260,5 +260,7 @@ int core_save(struct core *c, struct sbuf *sb);
 int core_restore(struct core *c, const char *file, char *err, size_t errlen);
 /* "sim" or "kernel". */
 const char *core_backend_name(const struct core *c);
+/* What the backend is (its capability fields, backend.h). */
+const struct backend_ops *core_backend_ops(const struct core *c);
 
 #endif

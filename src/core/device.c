@@ -238,7 +238,7 @@ int core_device_store_path(struct core *c, const struct core_req *rq, const char
 	struct device *d;
 	int r;
 
-	if (c->be->ops->platform && path[0] == '/') {
+	if (c->be->ops->cdev_path && path[0] == '/') {
 		r = device_resolve(c, rq, dev, path, false, cdev);
 		if (r < 0)
 			return r;

@@ -28,9 +28,6 @@
  * which would take c->topo again (a second read lock on a writer-preferring rwlock deadlocks behind
  * a waiting writer). A restore runs before the mount and uses the public calls, but for one
  * model-only step under the IOAS lock: telling a re-placed window it is `auto` again.
- *
- * core_backend_name() lives here for want of a place in core.c, which is not this file's to
- * change; it belongs there.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,11 +50,6 @@
 #define SAVE_VERSION 1
 
 static const char *const prot_names[] = { "-", "r", "w", "rw" };
-
-const char *core_backend_name(const struct core *c)
-{
-	return c->be->ops->name;
-}
 
 /* ---------------------------------------------------------------- save */
 

@@ -41,13 +41,12 @@ static int bad_value(struct fs *fs, struct core_req *rq, int err, const char *wh
 
 static int show_status(struct fs *fs, struct node *n, struct sbuf *sb)
 {
-	bool sim = !strcmp(core_backend_name(fs->core), "sim");
+	const struct backend_ops *ops = core_backend_ops(fs->core);
 
 	core_show_status(fs->core, sb);
 	sbuf_printf(sb, "uring_cmd %s\n", fs->uring_cmd);
-	/* what the backend does; the sim has neither, and a kernel backend must probe them */
-	sbuf_printf(sb, "dirty_tracking %s\n", sim ? "no (sim backend)" : "unknown (not probed)");
-	sbuf_printf(sb, "iommufd_test %s\n", sim ? "no (sim backend)" : "unknown (not probed)");
+	sbuf_printf(sb, "dirty_tracking %s\n", ops->dirty_tracking);
+	sbuf_printf(sb, "iommufd_test %s\n", ops->iommufd_test);
 	sbuf_printf(sb, "batch_version %d.%d\n", IOASFS_BATCH_VERSION, IOASFS_BATCH_MINOR);
 	sbuf_printf(sb, "limit_batch_cmds %d\n", IOASFS_BATCH_MAX_CMDS);
 	sbuf_printf(sb, "limit_batch_cqes %d\n", IOASFS_BATCH_MAX_CQES);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <liburing.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -102,48 +101,6 @@ static void usage(const char *prog)
 	       "\n"
 	       "Unmount with fusermount3 -u MOUNTPOINT or SIGTERM. See ioasfs(8), ioasfs(5).\n",
 	       prog);
-}
-
-/*
- * Does the iommufd accept IORING_OP_URING_CMD? Neither iommufd nor FUSE files implement
- * ->uring_cmd today, which is why the batch channel carries ioctl-shaped commands in WRITEs;
- * this records what the running kernel says, for `status`.
- */
-static void probe_uring_cmd(char *out, size_t len)
-{
-	struct io_uring_sqe *sqe;
-	struct io_uring_cqe *cqe;
-	struct io_uring ring;
-	int fd, r;
-
-	fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(out, len, "no (no /dev/iommu: %s)", strerror(errno));
-		return;
-	}
-	r = io_uring_queue_init(2, &ring, 0);
-	if (r < 0) {
-		snprintf(out, len, "unknown (io_uring: %s)", strerror(-r));
-		goto out;
-	}
-	sqe = io_uring_get_sqe(&ring);
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-	sqe->cmd_op = 0;
-	r = io_uring_submit_and_wait(&ring, 1);
-	if (r >= 0)
-		r = io_uring_wait_cqe(&ring, &cqe);
-	if (r < 0) {
-		snprintf(out, len, "unknown (io_uring: %s)", strerror(-r));
-	} else {
-		if (cqe->res == -EOPNOTSUPP || cqe->res == -EINVAL)
-			snprintf(out, len, "no (/dev/iommu: %s)", strerror(-cqe->res));
-		else
-			snprintf(out, len, "yes (/dev/iommu answered %d)", cqe->res);
-		io_uring_cqe_seen(&ring, cqe);
-	}
-	io_uring_queue_exit(&ring);
-out:
-	close(fd);
 }
 
 static int choose_backend(const struct options *o, struct platform *plat, struct backend **ret)
@@ -410,7 +367,7 @@ int main(int argc, char *argv[])
 		goto out_core;
 	}
 	fs.multiuser = allow_other;
-	probe_uring_cmd(fs.uring_cmd, sizeof(fs.uring_cmd));
+	kernel_probe_uring_cmd(fs.uring_cmd, sizeof(fs.uring_cmd));
 	/* attribute modes are enforced by the kernel; names as the fstab line expects */
 	fuse_opt_add_arg(&args, "-odefault_permissions,fsname=ioasfs,subtype=ioasfs");
 	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
