@@ -143,7 +143,6 @@ struct fh {
 struct pending_link {
 	bool used;
 	uid_t uid; /* who made it: its share of FS_PENDING_LINKS */
-	char dev[CORE_NAME_MAX + 1];
 	uint64_t dev_serial;
 	char name[CORE_NAME_MAX + 1];
 	char ioas[CORE_NAME_MAX + 1];

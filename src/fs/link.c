@@ -99,7 +99,6 @@ void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const cha
 
 			pl->used = true;
 			pl->uid = rq.uid;
-			snprintf(pl->dev, sizeof(pl->dev), "%s", p->ioas);
 			pl->dev_serial = p->ioas_serial;
 			snprintf(pl->name, sizeof(pl->name), "%s", name);
 			snprintf(pl->ioas, sizeof(pl->ioas), "%s", ioas);

@@ -151,12 +151,10 @@ static int queue_grow(struct ioasfs_batch *b)
 {
 	size_t cap = b->q_cap ? b->q_cap * 2 : 16; /* a power of two, indexed with a mask */
 	struct ioasfs_cmd **q;
-	int r;
 
 	q = malloc(cap * sizeof(*q));
 	if (!q) {
-		r = -ENOMEM;
-		goto err;
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < b->q_bufs; i++)
 		q[i] = b->q[(b->q_head + i) & (b->q_cap - 1)];
@@ -165,8 +163,6 @@ static int queue_grow(struct ioasfs_batch *b)
 	b->q_cap = cap;
 	b->q_head = 0;
 	return 0;
-err:
-	return r;
 }
 
 static struct ioasfs_cmd **queue_tail(struct ioasfs_batch *b)
@@ -184,19 +180,17 @@ static int queue_next(struct ioasfs_batch *b, struct ioasfs_cmd **ret)
 	int r;
 
 	if (pending(b) >= QUEUE_MAX) {
-		r = -ENOSPC;
-		goto err;
+		return -ENOSPC;
 	}
 	if (!b->q_bufs || b->q_tail_n == b->chunk) {
 		if (b->q_bufs == b->q_cap) {
 			r = queue_grow(b);
 			if (r < 0)
-				goto err;
+				return r;
 		}
 		buf = buf_get(b);
 		if (!buf) {
-			r = -ENOMEM;
-			goto err;
+			return -ENOMEM;
 		}
 		b->q_bufs++;
 		*queue_tail(b) = buf;
@@ -204,8 +198,6 @@ static int queue_next(struct ioasfs_batch *b, struct ioasfs_cmd **ret)
 	}
 	*ret = &(*queue_tail(b))[b->q_tail_n];
 	return 0;
-err:
-	return r;
 }
 
 static void queue_commit(struct ioasfs_batch *b)
@@ -248,7 +240,6 @@ static int done_reserve(struct ioasfs_batch *b, size_t n)
 {
 	size_t cap = b->done_cap ? b->done_cap : QUEUE_MIN;
 	struct ioasfs_cqe *d;
-	int ret;
 
 	if (n <= b->done_cap)
 		return 0;
@@ -256,8 +247,7 @@ static int done_reserve(struct ioasfs_batch *b, size_t n)
 		cap *= 2;
 	d = malloc(cap * sizeof(*d));
 	if (!d) {
-		ret = -ENOMEM;
-		goto err;
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < b->done_len; i++)
 		d[i] = b->done[(b->done_head + i) & (b->done_cap - 1)];
@@ -266,8 +256,6 @@ static int done_reserve(struct ioasfs_batch *b, size_t n)
 	b->done_cap = cap;
 	b->done_head = 0;
 	return 0;
-err:
-	return ret;
 }
 
 /* ---------------------------------------------------------------- completions */
@@ -591,15 +579,12 @@ int ioasfs_batch_queue(struct ioasfs_batch *b, const struct ioasfs_cmd *cmd)
 	int r;
 
 	if (!b || !cmd) {
-		r = -EINVAL;
-		goto err;
+		return -EINVAL;
 	}
 	r = queue_push(b, cmd);
 	if (r < 0)
-		goto err;
+		return r;
 	return 0;
-err:
-	return r;
 }
 
 /* last = first + length - 1 must not wrap (the daemon would refuse the whole write). */
@@ -621,19 +606,17 @@ static int queue_cmd(struct ioasfs_batch *b, uint8_t opcode, unsigned prot, uint
 	int r;
 
 	if (!b || prot & ~(unsigned)(IOASFS_PROT_READ | IOASFS_PROT_WRITE)) {
-		r = -EINVAL;
-		goto err;
+		return -EINVAL;
 	}
 	if (name) {
 		len = strnlen(name, IOASFS_NAME_LEN);
 		if (!len || len == IOASFS_NAME_LEN) {
-			r = -EINVAL;
-			goto err;
+			return -EINVAL;
 		}
 	}
 	r = queue_next(b, &c);
 	if (r < 0)
-		goto err;
+		return r;
 	/* field by field: the whole record at once becomes a slow rep stos */
 	c->version = htole16(IOASFS_BATCH_VERSION);
 	c->opcode = opcode;
@@ -652,8 +635,6 @@ static int queue_cmd(struct ioasfs_batch *b, uint8_t opcode, unsigned prot, uint
 		memcpy(c->name, name, len);
 	queue_commit(b);
 	return 0;
-err:
-	return r;
 }
 
 int ioasfs_batch_map(struct ioasfs_batch *b, const char *source, uint64_t offset, uint64_t length,
@@ -732,10 +713,10 @@ static int start_pair(struct ioasfs_batch *b, unsigned i)
 
 	r = done_reserve(b, b->done_len + tags_used(b) + k);
 	if (r < 0)
-		goto err;
+		return r;
 	if (io_uring_sq_space_left(&b->ring) < 2) {
 		r = -EBUSY; /* cannot happen: the SQ holds two per slot */
-		goto err;
+		return r;
 	}
 	w = io_uring_get_sqe(&b->ring);
 	rd = io_uring_get_sqe(&b->ring);
@@ -773,8 +754,6 @@ static int start_pair(struct ioasfs_batch *b, unsigned i)
 	s->followup = false;
 	b->sqes += 2;
 	return (int)k;
-err:
-	return r;
 }
 
 int ioasfs_batch_submit(struct ioasfs_batch *b)
@@ -782,13 +761,12 @@ int ioasfs_batch_submit(struct ioasfs_batch *b)
 	int n = 0, r;
 
 	if (!b) {
-		r = -EINVAL;
-		goto err;
+		return -EINVAL;
 	}
 	harvest(b);
 	if (b->err) {
 		r = b->err;
-		goto err;
+		return r;
 	}
 	for (unsigned i = 0; i < b->inflight && b->q_len; i++) {
 		if (b->slots[i].wbusy || b->slots[i].rbusy)
@@ -797,7 +775,7 @@ int ioasfs_batch_submit(struct ioasfs_batch *b)
 		if (r < 0) {
 			if (n)
 				break; /* submit what is prepared; the rest stays queued */
-			goto err;
+			return r;
 		}
 		n += r;
 	}
@@ -808,8 +786,6 @@ int ioasfs_batch_submit(struct ioasfs_batch *b)
 			channel_failed(b, r);
 	}
 	return n;
-err:
-	return r;
 }
 
 int ioasfs_batch_reap(struct ioasfs_batch *b, struct ioasfs_cqe *cqes, unsigned max, unsigned min)
@@ -818,8 +794,7 @@ int ioasfs_batch_reap(struct ioasfs_batch *b, struct ioasfs_cqe *cqes, unsigned 
 	int r;
 
 	if (!b || (max && !cqes)) {
-		r = -EINVAL;
-		goto err;
+		return -EINVAL;
 	}
 	harvest(b);
 	/* wait only for what can arrive without a submit */
@@ -830,7 +805,7 @@ int ioasfs_batch_reap(struct ioasfs_batch *b, struct ioasfs_cqe *cqes, unsigned 
 	while (b->done_len < min) {
 		r = wait_some(b);
 		if (r < 0 && !b->done_len)
-			goto err;
+			return r;
 		if (r < 0)
 			break;
 	}
@@ -848,8 +823,6 @@ int ioasfs_batch_reap(struct ioasfs_batch *b, struct ioasfs_cqe *cqes, unsigned 
 		b->done_len -= k;
 	}
 	return (int)n;
-err:
-	return r;
 }
 
 unsigned ioasfs_batch_pending(const struct ioasfs_batch *b)
@@ -866,12 +839,11 @@ int ioasfs_batch_run(struct ioasfs_batch *b, const struct ioasfs_cmd *cmds, unsi
 	int r;
 
 	if (!b || (n && (!cmds || !cqes)) || b->run_cqes) {
-		r = -EINVAL;
-		goto err;
+		return -EINVAL;
 	}
 	if (b->err) {
 		r = b->err;
-		goto err;
+		return r;
 	}
 	if (!n)
 		return 0;
@@ -911,6 +883,5 @@ drop:
 	 */
 	queue_drop(b, b->q_seq + b->q_len - b->run_base);
 	b->run_cqes = NULL;
-err:
 	return r;
 }
