@@ -318,6 +318,7 @@ static int multiline_value(struct fs *fs, struct fh *fh, struct core_req *rq, co
 	memcpy(val, fh->acc, len);
 	if (len && val[len - 1] == '\n')
 		len--;
+	val[len] = '\0';
 	*ret_len = len;
 out:
 	pthread_mutex_unlock(&fh->lock);
@@ -400,6 +401,8 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		if (r < 0)
 			goto out;
 	} else {
+		enum attr_refusal why;
+
 		if (off != 0) {
 			core_error(fs->core, &rq,
 				   "write at offset %lld: an attribute takes one whole "
@@ -408,26 +411,16 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 			r = -EINVAL;
 			goto out;
 		}
-		if (memchr(buf, '\0', size)) {
+		r = attr_input(buf, size, val, sizeof(val), &why);
+		if (why == ATTR_NUL)
 			core_error(fs->core, &rq, "value contains a NUL byte");
-			r = -EINVAL;
-			goto out;
-		}
-		if (len && buf[len - 1] == '\n')
-			len--;
-		if (len > FS_ATTR_MAX) {
+		else if (why == ATTR_LONG)
 			core_error(fs->core, &rq, "value longer than %d bytes", FS_ATTR_MAX);
-			r = -EINVAL;
-			goto out;
-		}
-		if (memchr(buf, '\n', len)) {
+		else if (why == ATTR_LINES)
 			core_error(fs->core, &rq, "one value per write: found more than one line");
-			r = -EINVAL;
+		if (r < 0)
 			goto out;
-		}
-		memcpy(val, buf, len);
 	}
-	val[len] = '\0';
 	if (n->attr->creds) {
 		/* read from /proc, so only for the stores that open files as the caller */
 		r = caller_groups(rq.pid, rq.groups, CORE_MAX_GROUPS);

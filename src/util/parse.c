@@ -186,13 +186,21 @@ int split_words(char *line, char **words, int max)
 	return n;
 }
 
-int attr_input(const char *data, size_t len, char *buf, size_t bufsz)
+int attr_input(const char *data, size_t len, char *buf, size_t bufsz, enum attr_refusal *ret_why)
 {
-	if (len > 0 && data[len - 1] == '\n')
+	enum attr_refusal why = 0;
+
+	if (len > 0 && memchr(data, '\0', len))
+		why = ATTR_NUL;
+	else if (len > 0 && data[len - 1] == '\n')
 		len--;
-	if (len > 0 && (memchr(data, '\n', len) || memchr(data, '\0', len)))
-		return -EINVAL;
-	if (bufsz == 0 || len > bufsz - 1)
+	if (!why && (bufsz == 0 || len > bufsz - 1))
+		why = ATTR_LONG;
+	else if (!why && len > 0 && memchr(data, '\n', len))
+		why = ATTR_LINES;
+	if (ret_why)
+		*ret_why = why;
+	if (why)
 		return -EINVAL;
 	if (len)
 		memcpy(buf, data, len);

@@ -29,12 +29,20 @@ int parse_range(const char *s, uint64_t *ret_start, uint64_t *ret_last);
  */
 int split_words(char *line, char **words, int max);
 
+/* Why attr_input refused its input, in the order it checks. */
+enum attr_refusal {
+	ATTR_NUL = 1, /* a NUL byte anywhere */
+	ATTR_LONG,    /* longer than bufsz - 1 bytes, a trailing newline apart */
+	ATTR_LINES,   /* a newline other than one at the end */
+};
+
 /*
  * Attribute-store input: the bytes of one write(2) to an attribute file. Copies into buf
  * (size bufsz) with one trailing "\n" removed and a NUL added. Returns 0, or -EINVAL for
- * embedded NUL bytes, other newlines, or input that does not fit (bufsz - 1 bytes).
+ * embedded NUL bytes, input that does not fit (bufsz - 1 bytes), or other newlines, with
+ * *ret_why (if not NULL) saying which.
  */
-int attr_input(const char *data, size_t len, char *buf, size_t bufsz);
+int attr_input(const char *data, size_t len, char *buf, size_t bufsz, enum attr_refusal *ret_why);
 
 /* Name of a directory the user creates (ioas, window, device, source): 1..63 characters of
  * [A-Za-z0-9_.:-], not starting with '.'. */

@@ -247,7 +247,7 @@ static void check_attr_input(const uint8_t *data, size_t len, size_t bufsz)
 	if (bufsz == 0 || l > bufsz - 1)
 		ok = false;
 
-	r = attr_input((const char *)data, len, buf, bufsz);
+	r = attr_input((const char *)data, len, buf, bufsz, NULL);
 	if (!ok) {
 		CHECK(r == -EINVAL);
 	} else {

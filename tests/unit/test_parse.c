@@ -256,21 +256,21 @@ START_TEST(attr_input_forms)
 {
 	char buf[8];
 
-	ck_assert_int_eq(attr_input("4096\n", 5, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(attr_input("4096\n", 5, buf, sizeof(buf), NULL), 0);
 	ck_assert_str_eq(buf, "4096");
-	ck_assert_int_eq(attr_input("4096", 4, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(attr_input("4096", 4, buf, sizeof(buf), NULL), 0);
 	ck_assert_str_eq(buf, "4096");
 	/* Only one trailing newline is stripped; "\n\n" has an inner one. */
-	ck_assert_int_eq(attr_input("1\n\n", 3, buf, sizeof(buf)), -EINVAL);
-	ck_assert_int_eq(attr_input("\n", 1, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(attr_input("1\n\n", 3, buf, sizeof(buf), NULL), -EINVAL);
+	ck_assert_int_eq(attr_input("\n", 1, buf, sizeof(buf), NULL), 0);
 	ck_assert_str_eq(buf, "");
-	ck_assert_int_eq(attr_input("", 0, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(attr_input("", 0, buf, sizeof(buf), NULL), 0);
 	ck_assert_str_eq(buf, "");
 	/* len, not the NUL, bounds the input. */
-	ck_assert_int_eq(attr_input("12345", 2, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(attr_input("12345", 2, buf, sizeof(buf), NULL), 0);
 	ck_assert_str_eq(buf, "12");
 	/* Blanks are kept: it is the attribute's parser that rejects them. */
-	ck_assert_int_eq(attr_input(" 1 \n", 4, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(attr_input(" 1 \n", 4, buf, sizeof(buf), NULL), 0);
 	ck_assert_str_eq(buf, " 1 ");
 }
 END_TEST
@@ -280,14 +280,31 @@ START_TEST(attr_input_rejects)
 	char buf[8];
 
 	strcpy(buf, "keep");
-	ck_assert_int_eq(attr_input("1\0002", 3, buf, sizeof(buf)), -EINVAL);
-	ck_assert_int_eq(attr_input("12\0", 3, buf, sizeof(buf)), -EINVAL);
-	ck_assert_int_eq(attr_input("12\0\n", 4, buf, sizeof(buf)), -EINVAL);
-	ck_assert_int_eq(attr_input("\0", 1, buf, sizeof(buf)), -EINVAL);
-	ck_assert_int_eq(attr_input("1\n2", 3, buf, sizeof(buf)), -EINVAL);
-	ck_assert_int_eq(attr_input("1\n2\n", 4, buf, sizeof(buf)), -EINVAL);
-	ck_assert_int_eq(attr_input("\n1", 2, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(attr_input("1\0002", 3, buf, sizeof(buf), NULL), -EINVAL);
+	ck_assert_int_eq(attr_input("12\0", 3, buf, sizeof(buf), NULL), -EINVAL);
+	ck_assert_int_eq(attr_input("12\0\n", 4, buf, sizeof(buf), NULL), -EINVAL);
+	ck_assert_int_eq(attr_input("\0", 1, buf, sizeof(buf), NULL), -EINVAL);
+	ck_assert_int_eq(attr_input("1\n2", 3, buf, sizeof(buf), NULL), -EINVAL);
+	ck_assert_int_eq(attr_input("1\n2\n", 4, buf, sizeof(buf), NULL), -EINVAL);
+	ck_assert_int_eq(attr_input("\n1", 2, buf, sizeof(buf), NULL), -EINVAL);
 	ck_assert_str_eq(buf, "keep");
+}
+END_TEST
+
+/* Why a value is refused, in the order op_write reports it: NUL, then length, then lines. */
+START_TEST(attr_input_why)
+{
+	enum attr_refusal why;
+	char buf[8];
+
+	ck_assert_int_eq(attr_input("1\n2\0", 4, buf, sizeof(buf), &why), -EINVAL);
+	ck_assert_int_eq(why, ATTR_NUL);
+	ck_assert_int_eq(attr_input("1\n345678", 8, buf, sizeof(buf), &why), -EINVAL);
+	ck_assert_int_eq(why, ATTR_LONG);
+	ck_assert_int_eq(attr_input("1\n2\n", 4, buf, sizeof(buf), &why), -EINVAL);
+	ck_assert_int_eq(why, ATTR_LINES);
+	ck_assert_int_eq(attr_input("1234567\n", 8, buf, sizeof(buf), &why), 0);
+	ck_assert_int_eq(why, 0);
 }
 END_TEST
 
@@ -296,18 +313,18 @@ START_TEST(attr_input_length)
 	char buf[8];
 
 	/* bufsz - 1 = 7 bytes fit, with or without the newline. */
-	ck_assert_int_eq(attr_input("1234567", 7, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(attr_input("1234567", 7, buf, sizeof(buf), NULL), 0);
 	ck_assert_str_eq(buf, "1234567");
-	ck_assert_int_eq(attr_input("7654321\n", 8, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(attr_input("7654321\n", 8, buf, sizeof(buf), NULL), 0);
 	ck_assert_str_eq(buf, "7654321");
 	strcpy(buf, "keep");
-	ck_assert_int_eq(attr_input("12345678", 8, buf, sizeof(buf)), -EINVAL);
-	ck_assert_int_eq(attr_input("12345678\n", 9, buf, sizeof(buf)), -EINVAL);
+	ck_assert_int_eq(attr_input("12345678", 8, buf, sizeof(buf), NULL), -EINVAL);
+	ck_assert_int_eq(attr_input("12345678\n", 9, buf, sizeof(buf), NULL), -EINVAL);
 	ck_assert_str_eq(buf, "keep");
-	ck_assert_int_eq(attr_input("", 0, buf, 1), 0);
+	ck_assert_int_eq(attr_input("", 0, buf, 1, NULL), 0);
 	ck_assert_str_eq(buf, "");
-	ck_assert_int_eq(attr_input("1", 1, buf, 1), -EINVAL);
-	ck_assert_int_eq(attr_input("", 0, buf, 0), -EINVAL);
+	ck_assert_int_eq(attr_input("1", 1, buf, 1, NULL), -EINVAL);
+	ck_assert_int_eq(attr_input("", 0, buf, 0, NULL), -EINVAL);
 }
 END_TEST
 
@@ -416,6 +433,7 @@ static Suite *parse_suite(void)
 	tcase_add_test(tc, words);
 	tcase_add_test(tc, attr_input_forms);
 	tcase_add_test(tc, attr_input_rejects);
+	tcase_add_test(tc, attr_input_why);
 	tcase_add_test(tc, attr_input_length);
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, errno_names);
