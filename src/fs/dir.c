@@ -42,7 +42,7 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	const struct subdir *sd;
 	struct core_name *names = NULL;
 	size_t cap = 0, nn = 0;
-	enum core_obj ok;
+	enum core_obj okind;
 	struct fh *fh;
 	int r = 0;
 
@@ -62,8 +62,8 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	for (sd = subdirs(n->kind); sd && sd->name; sd++)
 		add_entry(fh, &cap, sd->name, S_IFDIR);
 	ref = (struct core_ioas_ref){ n->ioas, n->ioas_serial };
-	if (!container_kind(n->kind, &ok))
-		r = core_obj_list(fs->core, ok, &names, &nn);
+	if (is_container(n->kind, &okind))
+		r = core_obj_list(fs->core, okind, &names, &nn);
 	else if (n->kind == N_WINDOWS)
 		r = core_window_list(fs->core, ref, &names, &nn);
 	else if (n->kind == N_IOAS_DEVS)

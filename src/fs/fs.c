@@ -53,21 +53,24 @@ const struct subdir *subdirs(enum nkind k)
 	return k == N_ROOT ? root_dirs : k == N_IOAS ? ioas_dirs : NULL;
 }
 
-/* Which core object a directory kind's children are, for mkdir/rmdir/readdir. */
-int container_kind(enum nkind k, enum core_obj *ret)
+/*
+ * Is a directory of kind k one whose children are core objects (ioas/, devices/, sources/)?
+ * Then *ret is their kind, for mkdir, rmdir and readdir.
+ */
+bool is_container(enum nkind k, enum core_obj *ret)
 {
 	switch (k) {
 	case N_IOAS_DIR:
 		*ret = CORE_IOAS;
-		return 0;
+		return true;
 	case N_DEVICES_DIR:
 		*ret = CORE_DEVICE;
-		return 0;
+		return true;
 	case N_SOURCES_DIR:
 		*ret = CORE_SOURCE;
-		return 0;
+		return true;
 	default:
-		return -1;
+		return false;
 	}
 }
 
@@ -248,7 +251,7 @@ int child_template(struct fs *fs, const struct node *parent, const char *name, s
 	const struct subdir *sd;
 	struct core_ioas_ref ref = { parent->ioas, parent->ioas_serial };
 	char ioas[CORE_NAME_MAX + 1];
-	enum core_obj ok;
+	enum core_obj okind;
 	uint64_t s;
 
 	memset(t, 0, sizeof(*t));
@@ -272,10 +275,10 @@ int child_template(struct fs *fs, const struct node *parent, const char *name, s
 			t->kind = sd->kind;
 			return 0;
 		}
-	if (!container_kind(parent->kind, &ok)) {
-		if (core_obj_lookup(fs->core, ok, name, &s))
+	if (is_container(parent->kind, &okind)) {
+		if (core_obj_lookup(fs->core, okind, name, &s))
 			return -ENOENT;
-		t->kind = child_kind(ok);
+		t->kind = child_kind(okind);
 		snprintf(t->ioas, sizeof(t->ioas), "%s", name);
 		t->ioas_serial = s;
 		return 0;
@@ -446,7 +449,7 @@ static void fill_stat(struct fs *fs, const struct node *n, struct stat *st)
 	default:
 		st->st_mode = S_IFDIR | 0755;
 		/* anyone makes objects, and removes only their own, as in /tmp */
-		if (fs->multiuser && !container_kind(n->kind, &kind))
+		if (fs->multiuser && is_container(n->kind, &kind))
 			st->st_mode = S_IFDIR | S_ISVTX | 0777;
 		st->st_nlink = 2;
 		break;
@@ -634,15 +637,15 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct node *p = node_by_ino(fs, parent), *n;
 	struct core_ioas_ref ref;
 	struct core_req rq;
-	enum core_obj ok;
+	enum core_obj okind;
 	char *path;
 	int r;
 
 	r = entry_req(req, fs, p, name, &path, &rq);
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);
-	if (!container_kind(p->kind, &ok)) {
-		r = core_obj_create(fs->core, &rq, ok, name);
+	if (is_container(p->kind, &okind)) {
+		r = core_obj_create(fs->core, &rq, okind, name);
 	} else if (p->kind == N_WINDOWS) {
 		ref = (struct core_ioas_ref){ p->ioas, p->ioas_serial };
 		r = may_own(fs, &rq, p);
@@ -668,19 +671,19 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node *p = node_by_ino(fs, parent);
 	struct core_ioas_ref ref;
 	struct core_req rq;
-	enum core_obj ok;
+	enum core_obj okind;
 	char *path;
 	int r;
 
 	r = entry_req(req, fs, p, name, &path, &rq);
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);
-	if (!container_kind(p->kind, &ok)) {
+	if (is_container(p->kind, &okind)) {
 		uint64_t serial = 0;
 
-		core_obj_lookup(fs->core, ok, name, &serial);
-		r = core_obj_remove(fs->core, &rq, ok, name);
-		if (r == 0 && ok == CORE_DEVICE) {
+		core_obj_lookup(fs->core, okind, name, &serial);
+		r = core_obj_remove(fs->core, &rq, okind, name);
+		if (r == 0 && okind == CORE_DEVICE) {
 			/* ln -sf temporaries left in the device die with it */
 			pthread_mutex_lock(&fs->lock);
 			for (int i = 0; i < FS_PENDING_LINKS; i++)

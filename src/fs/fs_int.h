@@ -17,7 +17,7 @@ struct subdir {
 
 /* fs.c */
 const struct subdir *subdirs(enum nkind k);
-int container_kind(enum nkind k, enum core_obj *ret);
+bool is_container(enum nkind k, enum core_obj *ret);
 size_t hash_path(const char *s);
 struct node *node_by_ino(struct fs *fs, fuse_ino_t ino);
 bool node_alive(struct fs *fs, const struct node *n);
