@@ -39,10 +39,6 @@
 #include "util/slab.h"
 #include "ioasfs/batch.h"
 
-static const unsigned obj_max[CORE_OBJ_KINDS] = { CORE_MAX_IOAS, CORE_MAX_DEVICES,
-						  CORE_MAX_SOURCES };
-static const char *const obj_kind_name[CORE_OBJ_KINDS] = { "ioas", "device", "source" };
-
 /* ---------------------------------------------------------------- range sets */
 
 void rset_free(struct rset *s)
@@ -283,6 +279,12 @@ const char *core_backend_name(const struct core *c)
 	return c->be->ops->name;
 }
 
+const struct core_obj_ops *const core_obj_ops[CORE_OBJ_KINDS] = {
+	[CORE_IOAS] = &ioas_obj_ops,
+	[CORE_DEVICE] = &device_obj_ops,
+	[CORE_SOURCE] = &source_obj_ops,
+};
+
 const struct backend_ops *core_backend_ops(const struct core *c)
 {
 	return c->be->ops;
@@ -355,12 +357,12 @@ int core_set_max_mappings(struct core *c, uint64_t max)
  * tells by owner_counted). Records stay until the core goes, so an IOAS's pointer to its
  * owner's never dangles.
  */
-static bool owner_counted(const struct core *c, uid_t uid)
+bool owner_counted(const struct core *c, uid_t uid)
 {
 	return c->multiuser && uid != 0;
 }
 
-static struct core_user *owner_of(struct core *c, uid_t uid)
+struct core_user *owner_of(struct core *c, uid_t uid)
 {
 	struct core_user *u;
 
@@ -408,25 +410,7 @@ void core_fd_view_put(struct source *s)
 
 static void obj_free(struct core *c, enum core_obj kind, struct obj *o)
 {
-	if (kind == CORE_IOAS) {
-		struct ioas *io = list_entry(o, struct ioas, o);
-		struct list *p, *n;
-
-		ioas_drop_mappings(io);
-		itree_clear(&io->maps);
-		slab_destroy(&io->slab);
-		list_for_each_safe (p, n, &io->windows)
-			free(list_entry(p, struct window, o.link));
-		pthread_mutex_destroy(&io->lock);
-		free(io);
-	} else if (kind == CORE_SOURCE) {
-		struct source *s = list_entry(o, struct source, o);
-
-		source_release(s);
-		free(s);
-	} else {
-		free(list_entry(o, struct device, o));
-	}
+	core_obj_ops[kind]->free(c, o);
 }
 
 void core_destroy(struct core *c)
@@ -465,7 +449,7 @@ void core_destroy(struct core *c)
 /* ---------------------------------------------------------------- geometry */
 
 /* The kernel backend's platform is what its bound devices report: re-read it (topo held). */
-static void refresh_platform(struct core *c)
+void refresh_platform(struct core *c)
 {
 	if (c->be->ops->platform)
 		c->be->ops->platform(c->be, &c->plat);
@@ -695,8 +679,8 @@ int check_owner(struct core *c, const struct core_req *rq, enum core_obj kind, c
 {
 	if (owns(rq, o))
 		return 0;
-	core_error(c, rq, "%s %s belongs to uid %u, not to uid %u", obj_kind_name[kind], o->name,
-		   (unsigned)o->uid, (unsigned)rq->uid);
+	core_error(c, rq, "%s %s belongs to uid %u, not to uid %u", core_obj_ops[kind]->name,
+		   o->name, (unsigned)o->uid, (unsigned)rq->uid);
 	return -EACCES;
 }
 
@@ -713,20 +697,18 @@ static unsigned objs_of(struct core *c, enum core_obj kind, uid_t uid)
 
 int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kind, const char *name)
 {
-	char cdev[CORE_PATH_MAX] = "";
+	const struct core_obj_ops *ops = core_obj_ops[kind];
+	char ctx[CORE_PATH_MAX] = "";
 	struct obj *o;
 	int r = 0;
 
 	if (!valid_name(name)) {
-		core_error(c, rq, "invalid %s name '%.64s'", obj_kind_name[kind], name);
+		core_error(c, rq, "invalid %s name '%.64s'", ops->name, name);
 		return -EINVAL;
 	}
-	if (kind == CORE_DEVICE && c->be->ops->cdev_path) {
-		/* kernel backend, no /dev/vfio/devices/NAME: a device to bind through D/path */
-		r = device_resolve(c, rq, name, name, true, cdev);
-		if (r == -ENOENT)
-			r = 0;
-		else if (r < 0)
+	if (ops->prepare) {
+		r = ops->prepare(c, rq, name, ctx);
+		if (r < 0)
 			return r;
 	}
 	core_topo_wrlock(c);
@@ -734,77 +716,21 @@ int core_obj_create(struct core *c, const struct core_req *rq, enum core_obj kin
 		r = -EEXIST;
 		goto out;
 	}
-	if (c->n_objs[kind] >= obj_max[kind]) {
-		core_error(c, rq, "too many %s objects (limit %u)", obj_kind_name[kind],
-			   obj_max[kind]);
+	if (c->n_objs[kind] >= ops->max) {
+		core_error(c, rq, "too many %s objects (limit %u)", ops->name, ops->max);
 		r = -ENOSPC;
 		goto out;
 	}
 	if (c->multiuser && rq && rq->uid != 0 &&
-	    objs_of(c, kind, rq->uid) >= CORE_USER_SHARE(obj_max[kind])) {
+	    objs_of(c, kind, rq->uid) >= CORE_USER_SHARE(ops->max)) {
 		core_error(c, rq, "uid %u holds %u %s objects, a user's share (limit %u)",
-			   (unsigned)rq->uid, CORE_USER_SHARE(obj_max[kind]), obj_kind_name[kind],
-			   obj_max[kind]);
+			   (unsigned)rq->uid, CORE_USER_SHARE(ops->max), ops->name, ops->max);
 		r = -ENOSPC;
 		goto out;
 	}
-	if (kind == CORE_IOAS) {
-		uid_t uid = rq ? rq->uid : 0;
-		struct core_user *owner = owner_of(c, uid);
-		struct ioas *io = owner || !owner_counted(c, uid) ? calloc(1, sizeof(*io)) : NULL;
-
-		if (!io) {
-			r = -ENOMEM;
-			goto out;
-		}
-		io->owner = owner;
-		r = c->be->ops->ioas_alloc(c->be, &io->id);
-		if (r < 0) {
-			core_error(c, rq, "IOMMU_IOAS_ALLOC: %s", errno_name(-r));
-			free(io);
-			goto out;
-		}
-		pthread_mutex_init(&io->lock, NULL);
-		list_init(&io->windows);
-		itree_init_plain(&io->maps); /* the core never searches it for free space */
-		slab_init(&io->slab, sizeof(struct mapping));
-		o = &io->o;
-		r = ioas_push_allowed(c, io, NULL);
-		if (r < 0) {
-			core_error(c, rq, "IOMMU_IOAS_ALLOW_IOVAS: %s", errno_name(-r));
-			c->be->ops->destroy(c->be, io->id);
-			pthread_mutex_destroy(&io->lock);
-			free(io);
-			goto out;
-		}
-	} else if (kind == CORE_DEVICE) {
-		struct device *d = calloc(1, sizeof(*d));
-
-		if (!d) {
-			r = -ENOMEM;
-			goto out;
-		}
-		if (!c->be->ops->cdev_path)
-			r = device_bind(c, rq, d, name, name, true);
-		else if (cdev[0])
-			r = device_bind(c, rq, d, name, cdev, true);
-		/* kernel backend, no /dev/vfio/devices/NAME: a device to bind through D/path */
-		if (r == -ENOENT && c->be->ops->cdev_path)
-			r = 0;
-		if (r < 0) {
-			free(d);
-			goto out;
-		}
-		o = &d->o;
-	} else {
-		struct source *s = calloc(1, sizeof(*s));
-
-		if (!s) {
-			r = -ENOMEM;
-			goto out;
-		}
-		o = &s->o;
-	}
+	o = ops->make(c, rq, name, ctx, &r);
+	if (!o)
+		goto out;
 	snprintf(o->name, sizeof(o->name), "%s", name);
 	o->serial = c->next_serial++;
 	o->uid = rq ? rq->uid : 0;
@@ -830,57 +756,16 @@ int core_obj_remove(struct core *c, const struct core_req *rq, enum core_obj kin
 	/* EPERM, as unlink(2) in a sticky directory says of another user's file */
 	if (!owns(rq, o)) {
 		core_error(c, rq, "%s %s belongs to uid %u; only it or root may remove it",
-			   obj_kind_name[kind], name, (unsigned)o->uid);
+			   core_obj_ops[kind]->name, name, (unsigned)o->uid);
 		r = -EPERM;
 		goto out;
 	}
-	if (kind == CORE_IOAS) {
-		struct ioas *io = list_entry(o, struct ioas, o);
-
-		if (io->n_devices) {
-			core_error(c, rq, "ioas %s has %u device(s) attached", name, io->n_devices);
-			r = -EBUSY;
-			goto out;
-		}
-		if (io->n_windows) {
-			core_error(c, rq, "ioas %s still has %u window(s)", name, io->n_windows);
-			r = -ENOTEMPTY;
-			goto out;
-		}
-		r = c->be->ops->destroy(c->be, io->id);
-		if (r < 0) {
-			core_error(c, rq, "IOMMU_DESTROY ioas %s: %s", name, errno_name(-r));
-			goto out;
-		}
-	} else if (kind == CORE_DEVICE) {
-		struct device *d = list_entry(o, struct device, o);
-
-		if (d->ioas) {
-			core_error(c, rq, "device %s is attached to ioas %s; remove its ioas link",
-				   name, d->ioas->o.name);
-			r = -ENOTEMPTY;
-			goto out;
-		}
-		r = d->bound ? c->be->ops->device_unbind(c->be, d->dev_id) : 0;
-		if (r < 0) {
-			core_error(c, rq, "cannot unbind device %s: %s", name, errno_name(-r));
-			goto out;
-		}
-	} else {
-		struct source *s = list_entry(o, struct source, o);
-
-		if (s->users) {
-			core_error(c, rq, "source %s is used by %" PRIu64 " mapping(s)", name,
-				   s->users);
-			r = -EBUSY;
-			goto out;
-		}
-	}
+	r = core_obj_ops[kind]->remove(c, rq, o);
+	if (r < 0)
+		goto out;
 	list_del(&o->link);
 	c->n_objs[kind]--;
 	obj_free(c, kind, o);
-	if (kind == CORE_DEVICE)
-		refresh_platform(c);
 out:
 	pthread_rwlock_unlock(&c->topo);
 	return r;

@@ -247,4 +247,32 @@ static inline void mapping_drop(struct ioas *io, struct mapping *m)
 	slab_free(&io->slab, m);
 }
 
+/*
+ * One row per kind of object, as iommufd_object_ops[] in the kernel: what core_obj_create,
+ * core_obj_remove and the core's destruction do for a kind. A new kind is a file and a row.
+ */
+struct core_obj_ops {
+	const char *name; /* in errors: "ioas", "device", "source" */
+	unsigned max;	  /* objects in the whole mount */
+	/*
+	 * Optional, with no lock held: what may block or come back into the mount (opening a
+	 * device's cdev as the writer), its result in ctx (CORE_PATH_MAX bytes) for make.
+	 */
+	int (*prepare)(struct core *c, const struct core_req *rq, const char *name, char *ctx);
+	/* topo held for writing: the new object, its kind's part made; NULL and *ret = -errno */
+	struct obj *(*make)(struct core *c, const struct core_req *rq, const char *name,
+			    const char *ctx, int *ret);
+	/* topo held for writing: may o go? 0 once the backend let it go, or -errno and a line */
+	int (*remove)(struct core *c, const struct core_req *rq, struct obj *o);
+	/* o is out of its list: free it and what it holds */
+	void (*free)(struct core *c, struct obj *o);
+};
+
+extern const struct core_obj_ops ioas_obj_ops, device_obj_ops, source_obj_ops;
+extern const struct core_obj_ops *const core_obj_ops[CORE_OBJ_KINDS];
+
+bool owner_counted(const struct core *c, uid_t uid);
+struct core_user *owner_of(struct core *c, uid_t uid);
+void refresh_platform(struct core *c);
+
 #endif

@@ -389,3 +389,80 @@ out:
 	pthread_rwlock_unlock(&c->topo);
 	return r;
 }
+
+/* ---------------------------------------------------------------- the object */
+
+/*
+ * Before the lock: a kernel-backend device named after a cdev (/dev/vfio/devices/NAME) is
+ * resolved, as its writer, into ctx; without one, the device waits for D/path.
+ */
+static int device_prepare(struct core *c, const struct core_req *rq, const char *name, char *ctx)
+{
+	int r;
+
+	if (!c->be->ops->cdev_path)
+		return 0;
+	r = device_resolve(c, rq, name, name, true, ctx);
+	return r == -ENOENT ? 0 : r;
+}
+
+/* topo held for writing: the sim makes a device of any name, the kernel binds ctx's cdev */
+static struct obj *device_make(struct core *c, const struct core_req *rq, const char *name,
+			       const char *ctx, int *ret)
+{
+	struct device *d = calloc(1, sizeof(*d));
+	int r = 0;
+
+	if (!d) {
+		*ret = -ENOMEM;
+		return NULL;
+	}
+	if (!c->be->ops->cdev_path)
+		r = device_bind(c, rq, d, name, name, true);
+	else if (ctx[0])
+		r = device_bind(c, rq, d, name, ctx, true);
+	/* kernel backend, no /dev/vfio/devices/NAME: a device to bind through D/path */
+	if (r == -ENOENT && c->be->ops->cdev_path)
+		r = 0;
+	if (r < 0) {
+		free(d);
+		*ret = r;
+		return NULL;
+	}
+	return &d->o;
+}
+
+/* topo held for writing: detached first, then unbound */
+static int device_remove(struct core *c, const struct core_req *rq, struct obj *o)
+{
+	struct device *d = list_entry(o, struct device, o);
+	int r;
+
+	if (d->ioas) {
+		core_error(c, rq, "device %s is attached to ioas %s; remove its ioas link", o->name,
+			   d->ioas->o.name);
+		return -ENOTEMPTY;
+	}
+	r = d->bound ? c->be->ops->device_unbind(c->be, d->dev_id) : 0;
+	if (r < 0) {
+		core_error(c, rq, "cannot unbind device %s: %s", o->name, errno_name(-r));
+		return r;
+	}
+	d->bound = false;
+	refresh_platform(c); /* the kernel backend's geometry is its bound devices' */
+	return 0;
+}
+
+static void device_free(struct core *c, struct obj *o)
+{
+	free(list_entry(o, struct device, o));
+}
+
+const struct core_obj_ops device_obj_ops = {
+	.name = "device",
+	.max = CORE_MAX_DEVICES,
+	.prepare = device_prepare,
+	.make = device_make,
+	.remove = device_remove,
+	.free = device_free,
+};

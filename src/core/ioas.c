@@ -858,3 +858,84 @@ int core_batch(struct core *c, const struct core_req *rq, struct core_ioas_ref r
 	ioas_put(c, io);
 	return 0;
 }
+
+/* ---------------------------------------------------------------- the object */
+
+/* topo held for writing: a new IOAS in the backend, allowed what the platform allows */
+static struct obj *ioas_make(struct core *c, const struct core_req *rq, const char *name,
+			     const char *ctx, int *ret)
+{
+	uid_t uid = rq ? rq->uid : 0;
+	struct core_user *owner = owner_of(c, uid);
+	struct ioas *io = owner || !owner_counted(c, uid) ? calloc(1, sizeof(*io)) : NULL;
+	int r;
+
+	if (!io) {
+		*ret = -ENOMEM;
+		return NULL;
+	}
+	io->owner = owner;
+	r = c->be->ops->ioas_alloc(c->be, &io->id);
+	if (r < 0) {
+		core_error(c, rq, "IOMMU_IOAS_ALLOC: %s", errno_name(-r));
+		free(io);
+		*ret = r;
+		return NULL;
+	}
+	pthread_mutex_init(&io->lock, NULL);
+	list_init(&io->windows);
+	itree_init_plain(&io->maps); /* the core never searches it for free space */
+	slab_init(&io->slab, sizeof(struct mapping));
+	r = ioas_push_allowed(c, io, NULL);
+	if (r < 0) {
+		core_error(c, rq, "IOMMU_IOAS_ALLOW_IOVAS: %s", errno_name(-r));
+		c->be->ops->destroy(c->be, io->id);
+		pthread_mutex_destroy(&io->lock);
+		free(io);
+		*ret = r;
+		return NULL;
+	}
+	return &io->o;
+}
+
+/* topo held for writing: no device and no window left, then IOMMU_DESTROY */
+static int ioas_remove(struct core *c, const struct core_req *rq, struct obj *o)
+{
+	struct ioas *io = list_entry(o, struct ioas, o);
+	int r;
+
+	if (io->n_devices) {
+		core_error(c, rq, "ioas %s has %u device(s) attached", o->name, io->n_devices);
+		return -EBUSY;
+	}
+	if (io->n_windows) {
+		core_error(c, rq, "ioas %s still has %u window(s)", o->name, io->n_windows);
+		return -ENOTEMPTY;
+	}
+	r = c->be->ops->destroy(c->be, io->id);
+	if (r < 0)
+		core_error(c, rq, "IOMMU_DESTROY ioas %s: %s", o->name, errno_name(-r));
+	return r;
+}
+
+static void ioas_free(struct core *c, struct obj *o)
+{
+	struct ioas *io = list_entry(o, struct ioas, o);
+	struct list *p, *n;
+
+	ioas_drop_mappings(io);
+	itree_clear(&io->maps);
+	slab_destroy(&io->slab);
+	list_for_each_safe (p, n, &io->windows)
+		free(list_entry(p, struct window, o.link));
+	pthread_mutex_destroy(&io->lock);
+	free(io);
+}
+
+const struct core_obj_ops ioas_obj_ops = {
+	.name = "ioas",
+	.max = CORE_MAX_IOAS,
+	.make = ioas_make,
+	.remove = ioas_remove,
+	.free = ioas_free,
+};

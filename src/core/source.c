@@ -260,3 +260,45 @@ int core_source_set(struct core *c, const struct core_req *rq, const char *src, 
 	pthread_rwlock_unlock(&c->topo);
 	return 0;
 }
+
+/* ---------------------------------------------------------------- the object */
+
+/* topo held for writing: a source starts unset (its path is written next) */
+static struct obj *source_make(struct core *c, const struct core_req *rq, const char *name,
+			       const char *ctx, int *ret)
+{
+	struct source *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		*ret = -ENOMEM;
+		return NULL;
+	}
+	return &s->o;
+}
+
+static int source_remove(struct core *c, const struct core_req *rq, struct obj *o)
+{
+	struct source *s = list_entry(o, struct source, o);
+
+	if (s->users) {
+		core_error(c, rq, "source %s is used by %" PRIu64 " mapping(s)", o->name, s->users);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static void source_free(struct core *c, struct obj *o)
+{
+	struct source *s = list_entry(o, struct source, o);
+
+	source_release(s);
+	free(s);
+}
+
+const struct core_obj_ops source_obj_ops = {
+	.name = "source",
+	.max = CORE_MAX_SOURCES,
+	.make = source_make,
+	.remove = source_remove,
+	.free = source_free,
+};
