@@ -762,24 +762,40 @@ static const struct attr_def source_attrs[] = {
 	{ NULL },
 };
 
-const struct attr_def *fs_attrs(enum nkind dir)
-{
-	switch (dir) {
-	case N_ROOT:
-		return root_attrs;
-	case N_PLATFORM:
-		return platform_attrs;
-	case N_IOAS:
-		return ioas_attrs;
-	case N_OPTIONS:
-		return options_attrs;
-	case N_WINDOW:
-		return window_attrs;
-	case N_DEVICE:
-		return device_attrs;
-	case N_SOURCE:
-		return source_attrs;
-	default:
-		return NULL;
-	}
-}
+static const struct subdir root_dirs[] = {
+	{ "platform", N_PLATFORM },
+	{ "ioas", N_IOAS_DIR },
+	{ "devices", N_DEVICES_DIR },
+	{ "sources", N_SOURCES_DIR },
+	{ NULL },
+};
+
+static const struct subdir ioas_dirs[] = {
+	{ "windows", N_WINDOWS },
+	{ "devices", N_IOAS_DEVS },
+	{ "options", N_OPTIONS },
+	{ NULL },
+};
+
+const struct dir_type dir_types[] = {
+	[N_ROOT] = { root_attrs, root_dirs, FS_NO_OBJ, FS_NO_OBJ },
+	[N_PLATFORM] = { platform_attrs, NULL, FS_NO_OBJ, FS_NO_OBJ },
+	[N_IOAS_DIR] = { NULL, NULL, CORE_IOAS, FS_NO_OBJ },
+	[N_DEVICES_DIR] = { NULL, NULL, CORE_DEVICE, FS_NO_OBJ },
+	[N_SOURCES_DIR] = { NULL, NULL, CORE_SOURCE, FS_NO_OBJ },
+	[N_IOAS] = { ioas_attrs, ioas_dirs, FS_NO_OBJ, CORE_IOAS },
+	[N_WINDOWS] = { NULL, NULL, FS_NO_OBJ, CORE_IOAS },
+	[N_WINDOW] = { window_attrs, NULL, FS_NO_OBJ, CORE_IOAS },
+	[N_IOAS_DEVS] = { NULL, NULL, FS_NO_OBJ, CORE_IOAS },
+	[N_OPTIONS] = { options_attrs, NULL, FS_NO_OBJ, CORE_IOAS },
+	[N_DEVICE] = { device_attrs, NULL, FS_NO_OBJ, CORE_DEVICE },
+	[N_SOURCE] = { source_attrs, NULL, FS_NO_OBJ, CORE_SOURCE },
+	[N_ATTR] = { NULL, NULL, FS_NO_OBJ, FS_NO_OBJ },
+	[N_LINK] = { NULL, NULL, FS_NO_OBJ, FS_NO_OBJ }, /* owner: node_object */
+};
+
+const enum nkind obj_dir[CORE_OBJ_KINDS] = {
+	[CORE_IOAS] = N_IOAS,
+	[CORE_DEVICE] = N_DEVICE,
+	[CORE_SOURCE] = N_SOURCE,
+};

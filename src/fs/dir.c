@@ -42,7 +42,6 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	const struct subdir *sd;
 	struct core_name *names = NULL;
 	size_t cap = 0, nn = 0;
-	enum core_obj okind;
 	struct fh *fh;
 	int r = 0;
 
@@ -57,13 +56,14 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fh->dir = true;
 	add_entry(fh, &cap, ".", S_IFDIR);
 	add_entry(fh, &cap, "..", S_IFDIR);
-	for (a = fs_attrs(n->kind); a && a->name; a++)
+	for (a = dir_types[n->kind].attrs; a && a->name; a++)
 		add_entry(fh, &cap, a->name, S_IFREG);
-	for (sd = subdirs(n->kind); sd && sd->name; sd++)
+	for (sd = dir_types[n->kind].subdirs; sd && sd->name; sd++)
 		add_entry(fh, &cap, sd->name, S_IFDIR);
 	ref = (struct core_ioas_ref){ n->ioas, n->ioas_serial };
-	if (is_container(n->kind, &okind))
-		r = core_obj_list(fs->core, okind, &names, &nn);
+	if (dir_types[n->kind].children != FS_NO_OBJ)
+		r = core_obj_list(fs->core, (enum core_obj)dir_types[n->kind].children, &names,
+				  &nn);
 	else if (n->kind == N_WINDOWS)
 		r = core_window_list(fs->core, ref, &names, &nn);
 	else if (n->kind == N_IOAS_DEVS)

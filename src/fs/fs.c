@@ -33,52 +33,6 @@
 
 #define N_BUCKETS 16384
 
-static const struct subdir root_dirs[] = {
-	{ "platform", N_PLATFORM },
-	{ "ioas", N_IOAS_DIR },
-	{ "devices", N_DEVICES_DIR },
-	{ "sources", N_SOURCES_DIR },
-	{ NULL },
-};
-
-static const struct subdir ioas_dirs[] = {
-	{ "windows", N_WINDOWS },
-	{ "devices", N_IOAS_DEVS },
-	{ "options", N_OPTIONS },
-	{ NULL },
-};
-
-const struct subdir *subdirs(enum nkind k)
-{
-	return k == N_ROOT ? root_dirs : k == N_IOAS ? ioas_dirs : NULL;
-}
-
-/*
- * Is a directory of kind k one whose children are core objects (ioas/, devices/, sources/)?
- * Then *ret is their kind, for mkdir, rmdir and readdir.
- */
-bool is_container(enum nkind k, enum core_obj *ret)
-{
-	switch (k) {
-	case N_IOAS_DIR:
-		*ret = CORE_IOAS;
-		return true;
-	case N_DEVICES_DIR:
-		*ret = CORE_DEVICE;
-		return true;
-	case N_SOURCES_DIR:
-		*ret = CORE_SOURCE;
-		return true;
-	default:
-		return false;
-	}
-}
-
-static enum nkind child_kind(enum core_obj k)
-{
-	return k == CORE_IOAS ? N_IOAS : k == CORE_DEVICE ? N_DEVICE : N_SOURCE;
-}
-
 /* ---------------------------------------------------------------- node tables */
 
 static size_t hash_ino(fuse_ino_t ino)
@@ -143,26 +97,16 @@ bool node_alive(struct fs *fs, const struct node *n)
 	uint64_t s;
 	enum nkind k = n->kind == N_ATTR ? n->dir_kind : n->kind;
 
-	switch (k) {
-	case N_IOAS:
-	case N_WINDOWS:
-	case N_IOAS_DEVS:
-	case N_OPTIONS:
-	case N_WINDOW:
-		if (core_obj_lookup(fs->core, CORE_IOAS, n->ioas, &s) || s != n->ioas_serial)
+	if (k != N_LINK && dir_types[k].owner != FS_NO_OBJ) {
+		if (core_obj_lookup(fs->core, (enum core_obj)dir_types[k].owner, n->ioas, &s) ||
+		    s != n->ioas_serial)
 			return false;
 		if (k == N_WINDOW &&
 		    (core_window_lookup(fs->core, ref, n->obj, &s) || s != n->obj_serial))
 			return false;
-		break;
-	case N_DEVICE:
-		if (core_obj_lookup(fs->core, CORE_DEVICE, n->ioas, &s) || s != n->ioas_serial)
-			return false;
-		break;
-	case N_SOURCE:
-		if (core_obj_lookup(fs->core, CORE_SOURCE, n->ioas, &s) || s != n->ioas_serial)
-			return false;
-		break;
+		return true;
+	}
+	switch (k) {
 	case N_LINK:
 		if (!strcmp(n->name, "ioas") && n->obj[0] == '\0')
 			/* devices/D/ioas */
@@ -263,22 +207,23 @@ int child_template(struct fs *fs, const struct node *parent, const char *name, s
 
 	if (strlen(name) > CORE_NAME_MAX)
 		return -ENOENT;
-	for (a = fs_attrs(parent->kind); a && a->name; a++)
+	for (a = dir_types[parent->kind].attrs; a && a->name; a++)
 		if (!strcmp(a->name, name)) {
 			t->kind = N_ATTR;
 			t->attr = a;
 			t->dir_kind = parent->kind;
 			return 0;
 		}
-	for (sd = subdirs(parent->kind); sd && sd->name; sd++)
+	for (sd = dir_types[parent->kind].subdirs; sd && sd->name; sd++)
 		if (!strcmp(sd->name, name)) {
 			t->kind = sd->kind;
 			return 0;
 		}
-	if (is_container(parent->kind, &okind)) {
+	if (dir_types[parent->kind].children != FS_NO_OBJ) {
+		okind = (enum core_obj)dir_types[parent->kind].children;
 		if (core_obj_lookup(fs->core, okind, name, &s))
 			return -ENOENT;
-		t->kind = child_kind(okind);
+		t->kind = obj_dir[okind];
 		snprintf(t->ioas, sizeof(t->ioas), "%s", name);
 		t->ioas_serial = s;
 		return 0;
@@ -374,27 +319,15 @@ static uint64_t stream_size(struct fs *fs, const struct node *n)
 static int node_object(const struct node *n, enum core_obj *ret_kind, const char **ret_name,
 		       uint64_t *ret_serial)
 {
-	switch (n->kind == N_ATTR ? n->dir_kind : n->kind) {
-	case N_IOAS:
-	case N_WINDOWS:
-	case N_WINDOW:
-	case N_IOAS_DEVS:
-	case N_OPTIONS:
-		*ret_kind = CORE_IOAS;
-		break;
-	case N_DEVICE:
-		*ret_kind = CORE_DEVICE;
-		break;
-	case N_SOURCE:
-		*ret_kind = CORE_SOURCE;
-		break;
-	case N_LINK:
+	enum nkind k = n->kind == N_ATTR ? n->dir_kind : n->kind;
+
+	if (k == N_LINK)
 		/* devices/D/ioas (and ln -sf temporaries) name the device, no obj */
 		*ret_kind = n->obj[0] ? CORE_IOAS : CORE_DEVICE;
-		break;
-	default:
+	else if (dir_types[k].owner != FS_NO_OBJ)
+		*ret_kind = (enum core_obj)dir_types[k].owner;
+	else
 		return -1;
-	}
 	*ret_name = n->ioas;
 	*ret_serial = n->ioas_serial;
 	return 0;
@@ -449,7 +382,7 @@ static void fill_stat(struct fs *fs, const struct node *n, struct stat *st)
 	default:
 		st->st_mode = S_IFDIR | 0755;
 		/* anyone makes objects, and removes only their own, as in /tmp */
-		if (fs->multiuser && is_container(n->kind, &kind))
+		if (fs->multiuser && dir_types[n->kind].children != FS_NO_OBJ)
 			st->st_mode = S_IFDIR | S_ISVTX | 0777;
 		st->st_nlink = 2;
 		break;
@@ -644,7 +577,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	r = entry_req(req, fs, p, name, &path, &rq);
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);
-	if (is_container(p->kind, &okind)) {
+	if (dir_types[p->kind].children != FS_NO_OBJ) {
+		okind = (enum core_obj)dir_types[p->kind].children;
 		r = core_obj_create(fs->core, &rq, okind, name);
 	} else if (p->kind == N_WINDOWS) {
 		ref = (struct core_ioas_ref){ p->ioas, p->ioas_serial };
@@ -678,7 +612,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	r = entry_req(req, fs, p, name, &path, &rq);
 	if (r < 0)
 		return (void)fuse_reply_err(req, -r);
-	if (is_container(p->kind, &okind)) {
+	if (dir_types[p->kind].children != FS_NO_OBJ) {
+		okind = (enum core_obj)dir_types[p->kind].children;
 		uint64_t serial = 0;
 
 		core_obj_lookup(fs->core, okind, name, &serial);

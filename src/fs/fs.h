@@ -170,7 +170,30 @@ int fs_init(struct fs *fs, struct core *core, const char *mountpoint);
 void fs_fini(struct fs *fs);
 
 /* attrs.c: the attribute table of a directory kind (NULL-terminated), or NULL. */
-const struct attr_def *fs_attrs(enum nkind dir);
+/* A fixed subdirectory of a directory kind. */
+struct subdir {
+	const char *name;
+	enum nkind kind;
+};
+
+#define FS_NO_OBJ (-1)
+
+/*
+ * One row per directory kind (attrs.c), as configfs gives each item a config_item_type:
+ * its attribute files, its fixed subdirectories, the core kind of the objects mkdir makes in
+ * it (ioas/, devices/, sources/), and the core kind of the object that owns it (whose owner
+ * owns its files); FS_NO_OBJ for none.
+ */
+struct dir_type {
+	const struct attr_def *attrs;
+	const struct subdir *subdirs;
+	int children;
+	int owner;
+};
+
+extern const struct dir_type dir_types[];
+/* The directory kind of an object of each core kind: ioas/NAME is N_IOAS, ... */
+extern const enum nkind obj_dir[CORE_OBJ_KINDS];
 /* Parse "auto" or a number/size; returns CORE_AUTO for auto. */
 int fs_parse_auto(const char *val, bool size, uint64_t *ret);
 

@@ -10,14 +10,7 @@
 
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
 
-struct subdir {
-	const char *name;
-	enum nkind kind;
-};
-
 /* fs.c */
-const struct subdir *subdirs(enum nkind k);
-bool is_container(enum nkind k, enum core_obj *ret);
 size_t hash_path(const char *s);
 struct node *node_by_ino(struct fs *fs, fuse_ino_t ino);
 bool node_alive(struct fs *fs, const struct node *n);
