@@ -212,8 +212,30 @@ expect_eq() {
 	fi
 }
 
+# share_prog PROG: the path of a copy of the built program PROG that other users can run,
+# in $WORK/bin: the build tree may lie where they cannot go (a clone in root's home, mode
+# 0700). A libtool wrapper is replaced by its program and the build tree's libraries.
+share_prog() {
+	local p=$1 name dir
+	name=$(basename "$p")
+	dir=$(dirname "$p")
+	mkdir -p "$WORK/bin" "$WORK/lib"
+	if [ -x "$dir/.libs/$name" ] && grep -q "libtool" "$p" 2>/dev/null; then
+		cp "$dir/.libs/$name" "$WORK/bin/.$name"
+		cp -P "${IOASFS_BUILDDIR:?}"/.libs/*.so* "$WORK/lib/"
+		printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$WORK/lib" \
+			"$WORK/bin/.$name" >"$WORK/bin/$name"
+	else
+		cp "$p" "$WORK/bin/$name"
+	fi
+	chmod -R a+rX "$WORK/bin" "$WORK/lib"
+	chmod a+x "$WORK/bin/$name"
+	printf '%s\n' "$WORK/bin/$name"
+}
+
 # two_users: users A (nobody) and B (daemon), switched to with asA / asB (setpriv, no
 # supplementary groups), and expect_as; the test must run as root (else it is skipped).
+# FSOP becomes a copy they can run.
 two_users() {
 	if [ "$(id -u)" -ne 0 ]; then
 		log "$TNAME: needs root to mount for two users and to switch to them"
@@ -223,8 +245,9 @@ two_users() {
 	B_UID=$(id -u daemon) || exit 99
 	A_GID=$(id -g nobody)
 	B_GID=$(id -g daemon)
-	# the users must reach the mount point and the test's files
+	# the users must reach the mount point, the test's files and its programs
 	chmod 755 "$WORK"
+	FSOP=$(share_prog "$FSOP")
 }
 asA() { setpriv --reuid="$A_UID" --regid="$A_GID" --clear-groups "$@"; }
 asB() { setpriv --reuid="$B_UID" --regid="$B_GID" --clear-groups "$@"; }

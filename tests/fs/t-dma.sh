@@ -150,6 +150,9 @@ fi
 # valgrind's launcher resets a real uid that differs from the effective one, so this mount
 # runs without it (the code it runs ran under valgrind above, under IOASFS_VALGRIND=1).
 chmod 755 "$WORK"
+# nobody runs these: copies it can reach wherever the build tree is (lib.sh, share_prog)
+FSOP=$(share_prog "$FSOP")
+MAPFD=$(share_prog "$MAPFD")
 [ -n "${IOASFS_VALGRIND:-}" ] && log "# the nobody mount runs without valgrind"
 IOASFS_VALGRIND='' IOASFS_WRAP="setpriv --ruid=nobody" \
 	mount_ioasfs "platform=x86-vtd,allow_other" || finish

@@ -72,6 +72,7 @@ elif ! grep -Eq '^[[:space:]]*user_allow_other' /etc/fuse.conf 2>/dev/null; then
 else
 	chmod 755 "$WORK"
 	chown nobody "$M"
+	IOASFS_BIN=$(share_prog "$IOASFS_BIN") # the build tree may be out of nobody's reach
 	AS="setpriv --reuid=nobody --regid=nogroup --clear-groups"
 	# valgrind's launcher and a user's mount: as in t-dma, this mount runs without it
 	if ! IOASFS_VALGRIND='' IOASFS_WRAP=$AS mount_ioasfs allow_other; then
