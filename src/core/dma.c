@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 
 #include "core/core_int.h"
 #include "util/itree.h"
+#include "util/mountinfo.h"
 #include "util/opener.h"
 #include "util/parse.h"
 
@@ -302,42 +304,16 @@ static int proc_open(pid_t pid)
 
 /*
  * Is descriptor fdnum of the process whose /proc directory is dirfd on a FUSE file system?
- * Read from its fdinfo's mnt_id and that process's mountinfo, which asks no file system
- * anything: a stat of a file of this very mount would be a request the daemon sends itself,
- * which a daemon run under valgrind (one thread at a time) never gets to answer, and a file
- * of another FUSE file system would make the daemon wait on that one's server.
+ * Found without asking any file system (mountinfo.h): a stat of a file of this very mount
+ * would be a request the daemon sends itself, which a daemon run under valgrind (one thread
+ * at a time) never gets to answer, and a file of another FUSE file system would make the
+ * daemon wait on that one's server.
  */
 static bool fd_on_fuse(int dirfd, int fdnum)
 {
-	char name[32], info[1024], *line = NULL, *p;
-	unsigned long mnt_id, id;
-	bool fuse = false;
-	size_t cap = 0;
-	FILE *f;
-	int fd;
+	struct fd_mount m;
 
-	snprintf(name, sizeof(name), "fdinfo/%d", fdnum);
-	if (proc_read(dirfd, name, info, sizeof(info)) < 0 || !(p = strstr(info, "mnt_id:")) ||
-	    sscanf(p + 7, "%lu", &mnt_id) != 1)
-		return false;
-	fd = openat(dirfd, "mountinfo", O_RDONLY | O_CLOEXEC);
-	f = fd < 0 ? NULL : fdopen(fd, "re");
-	if (!f) {
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	while (getline(&line, &cap, f) > 0) {
-		if (sscanf(line, "%lu", &id) != 1 || id != mnt_id)
-			continue;
-		p = strstr(line, " - ");
-		fuse = p && (!strncmp(p + 3, "fuse ", 5) || !strncmp(p + 3, "fuse.", 5) ||
-			     !strncmp(p + 3, "fuseblk ", 8));
-		break;
-	}
-	free(line);
-	fclose(f);
-	return fuse;
+	return fd_mount(dirfd, fdnum, &m) == 0 && mount_is_fuse(m.type);
 }
 
 /*
@@ -465,8 +441,7 @@ out:
  */
 static bool file_pinnable(const struct statfs *sf)
 {
-	return sf->f_type == 0x01021994 /* TMPFS_MAGIC */ ||
-	       sf->f_type == (typeof(sf->f_type))0x958458f6 /* HUGETLBFS_MAGIC */;
+	return sf->f_type == TMPFS_MAGIC || sf->f_type == HUGETLBFS_MAGIC;
 }
 
 /*

@@ -191,6 +191,7 @@ struct snap_seg {
 	size_t at; /* where in the locked text the lines go */
 	struct snap_map *v;
 	size_t n;
+	bool owns_v; /* the segments of an IOAS share one allocation; the first frees it */
 };
 
 struct snap {
@@ -256,40 +257,71 @@ static int snap_name(struct snap *sn, const struct source *src, uint32_t *ret)
 	return 0;
 }
 
-/* Copy the count mappings of io that are (fd) or are not (!fd) fd views (io->lock held). */
-static void snap_copy(struct snap *sn, struct sbuf *sb, struct ioas *io, int fd, size_t count)
+/*
+ * Copy io's mappings (io->lock held), in one walk, to one array: those of sources at the
+ * front, those of maps by fd (fd views) at the back, each in IOVA order. NULL when it has none
+ * or on error (sn->err).
+ */
+static struct snap_map *snap_copy(struct snap *sn, struct ioas *io, size_t *ret_n_src,
+				  size_t *ret_n_fd)
 {
 	const struct source *last_src = NULL;
-	struct snap_seg *segs, *seg;
+	size_t count = io->maps.count, p = 0, q = count;
 	struct itree_node *n;
+	struct snap_map *v;
 	uint32_t name = 0;
-	size_t i = 0;
 
+	*ret_n_src = *ret_n_fd = 0;
 	if (sn->err || !count)
+		return NULL;
+	v = malloc(count * sizeof(*v));
+	if (!v) {
+		sn->err = -ENOMEM;
+		return NULL;
+	}
+	for (n = itree_first(&io->maps); n && p < q; n = itree_next(n)) {
+		struct mapping *m = itree_entry(n, struct mapping, node);
+
+		if (m->src != last_src && (sn->err = snap_name(sn, m->src, &name)) < 0) {
+			free(v);
+			return NULL;
+		}
+		last_src = m->src;
+		v[m->src->fd_view ? --q : p++] =
+		    (struct snap_map){ n->start, n->last, m->offset, name, m->prot & 3 };
+	}
+	/* the fd views went in from the back: put them in IOVA order */
+	for (size_t i = q, j = count - 1; i < j; i++, j--) {
+		struct snap_map t = v[i];
+
+		v[i] = v[j];
+		v[j] = t;
+	}
+	*ret_n_src = p;
+	*ret_n_fd = count - q;
+	return v;
+}
+
+/* The lines of n records of v go at the text's current end. */
+static void snap_seg(struct snap *sn, const struct sbuf *sb, struct snap_map *v, size_t n,
+		     bool owns_v)
+{
+	struct snap_seg *segs;
+
+	if (sn->err || !n) {
+		if (owns_v)
+			free(v);
 		return;
+	}
 	segs = realloc(sn->segs, (sn->n_segs + 1) * sizeof(*segs));
 	if (!segs) {
 		sn->err = -ENOMEM;
+		if (owns_v)
+			free(v);
 		return;
 	}
 	sn->segs = segs;
-	seg = &segs[sn->n_segs++];
-	*seg = (struct snap_seg){ .at = sb->len, .v = malloc(count * sizeof(*seg->v)) };
-	if (!seg->v) {
-		sn->err = -ENOMEM;
-		return;
-	}
-	for (n = itree_first(&io->maps); n && i < count; n = itree_next(n)) {
-		struct mapping *m = itree_entry(n, struct mapping, node);
-
-		if (m->src->fd_view != fd)
-			continue;
-		if (m->src != last_src && (sn->err = snap_name(sn, m->src, &name)) < 0)
-			return;
-		last_src = m->src;
-		seg->v[i++] = (struct snap_map){ n->start, n->last, m->offset, name, m->prot & 3 };
-	}
-	seg->n = i;
+	segs[sn->n_segs++] = (struct snap_seg){ sb->len, v, n, owns_v };
 }
 
 /* The locked text text[0, len) with every segment's lines put in, to out. */
@@ -322,7 +354,8 @@ static void snap_render(const struct snap *sn, const char *text, size_t len, str
 static void snap_free(struct snap *sn)
 {
 	for (size_t k = 0; k < sn->n_segs; k++)
-		free(sn->segs[k].v);
+		if (sn->segs[k].owns_v)
+			free(sn->segs[k].v);
 	free(sn->segs);
 	free(sn->names);
 	free(sn->keys);
@@ -333,10 +366,10 @@ static void snap_free(struct snap *sn)
 static void save_ioas(struct core *c, struct sbuf *sb, struct snap *sn, struct ioas *io)
 {
 	struct json_object *opt = json_object_new_object();
-	struct itree_node *n;
+	size_t i, n_src, n_fd;
+	struct snap_map *v;
 	struct obj **wins;
 	uint64_t huge = 0;
-	size_t i, n_fd = 0;
 	int err = 0, r;
 
 	sbuf_printf(sb, "{\n      \"name\": ");
@@ -374,16 +407,15 @@ static void save_ioas(struct core *c, struct sbuf *sb, struct snap *sn, struct i
 	 * let go (struct snap), so that a save of a million mappings holds the locks for the
 	 * copy (a few ms) and not for the formatting (seconds), which others would wait behind.
 	 */
-	for (n = itree_first(&io->maps); n; n = itree_next(n))
-		n_fd += itree_entry(n, struct mapping, node)->src->fd_view;
-	for (int fd = 0; fd < 2; fd++) {
-		size_t count = fd ? n_fd : io->maps.count - n_fd;
-
-		if (fd && !count)
-			break;
-		open_list(sb, fd ? "fd_mappings" : "mappings", count, 6);
-		snap_copy(sn, sb, io, fd, count);
-		close_list(sb, count, 6, fd || !n_fd);
+	v = snap_copy(sn, io, &n_src, &n_fd);
+	open_list(sb, "mappings", n_src, 6);
+	snap_seg(sn, sb, v, n_src, n_src > 0);
+	close_list(sb, n_src, 6, !n_fd);
+	if (n_fd) {
+		open_list(sb, "fd_mappings", n_fd, 6);
+		/* the first segment frees v, or v is freed here when it made none */
+		snap_seg(sn, sb, v + n_src, n_fd, !n_src);
+		close_list(sb, n_fd, 6, true);
 	}
 	sbuf_printf(sb, "    }");
 }

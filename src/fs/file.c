@@ -69,18 +69,26 @@ void fh_free(struct fs *fs, struct fh *fh)
 	free(fh);
 }
 
+/* Open handles of uid on files of attribute attr (rendered ones only, if so); fs->lock held. */
+static unsigned handles_of(struct fs *fs, uid_t uid, const struct attr_def *attr, bool rendered)
+{
+	unsigned n = 0;
+
+	for (struct fh *o = fs->open; o; o = o->next_open)
+		n += !o->dir && o->n->attr == attr && o->uid == uid && (!rendered || o->rendered);
+	return n;
+}
+
 /* One more batch session for uid: 0, or -EMFILE past the mount's bound or uid's share. */
 static int session_take(struct fs *fs, fuse_req_t req, struct node *n, uid_t uid)
 {
 	unsigned mine = 0;
 	struct core_req rq;
-	struct fh *o;
 	int r = 0;
 
 	pthread_mutex_lock(&fs->lock);
 	if (fs->multiuser && uid != 0)
-		for (o = fs->open; o; o = o->next_open)
-			mine += !o->dir && o->n->attr->session && o->uid == uid;
+		mine = handles_of(fs, uid, n->attr, false);
 	if (fs->sessions >= FS_MAX_SESSIONS || mine >= CORE_USER_SHARE(FS_MAX_SESSIONS))
 		r = -EMFILE;
 	else
@@ -162,16 +170,13 @@ void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
  */
 static int whole_take(struct fs *fs, fuse_req_t req, struct node *n, struct fh *fh)
 {
-	unsigned mine = 0;
 	struct core_req rq;
-	struct fh *o;
+	unsigned mine;
 
 	if (!fs->multiuser || fh->uid == 0)
 		return 0;
 	pthread_mutex_lock(&fs->lock);
-	for (o = fs->open; o; o = o->next_open)
-		mine +=
-		    o != fh && !o->dir && o->n->attr == n->attr && o->rendered && o->uid == fh->uid;
+	mine = handles_of(fs, fh->uid, n->attr, true); /* fh is not rendered yet */
 	pthread_mutex_unlock(&fs->lock);
 	if (mine < FS_MAX_WHOLE)
 		return 0;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "backend/kernel.h"
+#include "util/mountinfo.h"
 #include "util/opener.h"
 #include "util/parse.h"
 #include "fs/fs.h"
@@ -139,43 +140,8 @@ static int choose_backend(const struct options *o, struct platform *plat, struct
 	return sim_backend_create(plat, ret);
 }
 
-/* The id of the mount a descriptor is on (Linux 3.15 and later print it in fdinfo). */
-static int fd_mnt_id(int fd)
-{
-	char name[64], line[128];
-	int id = -ENOENT;
-	FILE *f;
-
-	snprintf(name, sizeof(name), "/proc/self/fdinfo/%d", fd);
-	f = fopen(name, "re");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "mnt_id: %d", &id) == 1)
-			break;
-	fclose(f);
-	return id;
-}
-
-/* mountinfo writes a space, tab, newline or backslash in a path as \ooo */
-static void unescape_octal(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++, d++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*d = (s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0');
-			s += 3;
-		} else {
-			*d = *s;
-		}
-	}
-	*d = '\0';
-}
-
 /*
- * The type of the mount MNT (absolute, resolved) names, from the mount id of an O_PATH
+ * The type of the mount MNT (absolute, resolved) names, from the mount of an O_PATH
  * descriptor rather than by comparing paths, so that of mounts stacked there the top one, the
  * one stat() reached, is the one looked at. O_PATH reaches a dead mount's root without asking
  * its daemon. -ENOENT: no such mount; -EXDEV: MNT is inside a mount, not at its root (a
@@ -184,45 +150,21 @@ static void unescape_octal(char *s)
  */
 static int mount_type(const char *mnt, char *type, size_t len)
 {
-	char *line = NULL, *save, *tok;
-	size_t cap = 0;
-	int fd, id, r = -ENOENT;
-	FILE *f;
+	struct fd_mount m;
+	int fd, self, r;
 
 	fd = open(mnt, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	id = fd_mnt_id(fd);
+	self = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r = self < 0 ? -errno : fd_mount(self, fd, &m);
+	if (self >= 0)
+		close(self);
 	close(fd);
-	if (id < 0)
-		return id;
-	f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return -errno;
-	/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS */
-	while (r == -ENOENT && getline(&line, &cap, f) > 0) {
-		tok = strtok_r(line, " \n", &save);
-		if (!tok || atoi(tok) != id)
-			continue;
-		for (int i = 0; i < 4 && tok; i++)
-			tok = strtok_r(NULL, " \n", &save);
-		if (!tok)
-			break;
-		unescape_octal(tok);
-		if (strcmp(tok, mnt)) {
-			r = -EXDEV;
-			break;
-		}
-		while ((tok = strtok_r(NULL, " \n", &save)) && strcmp(tok, "-"))
-			;
-		tok = tok ? strtok_r(NULL, " \n", &save) : NULL;
-		if (tok) {
-			snprintf(type, len, "%s", tok);
-			r = 0;
-		}
-	}
-	free(line);
-	fclose(f);
+	if (r == 0 && strcmp(m.point, mnt))
+		r = -EXDEV;
+	if (r == 0)
+		snprintf(type, len, "%s", m.type);
 	return r;
 }
 

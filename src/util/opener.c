@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,11 +36,7 @@
 
 #include "util/opener.h"
 
-#define FUSE_SUPER_MAGIC 0x65735546
-#define TMPFS_MAGIC	 0x01021994
-#define RAMFS_MAGIC	 0x858458f6
-#define HUGETLBFS_MAGIC	 0x958458f6
-#define OPENER_GROUPS	 64
+#define OPENER_GROUPS 64
 
 struct req {
 	uint32_t uid, gid, ngroups, kind;
@@ -173,16 +170,34 @@ out:
 	close(pfd);
 }
 
-/* The child for one request: answers on sock, then exits. */
-static _Noreturn void serve(const struct req *q, int sock)
+/* One message, and descriptor fd with it unless it is -1: 0 or -errno. */
+static int send_with_fd(int sock, const void *buf, size_t len, int fd)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct reply rep = { 0 };
-	struct iovec iov = { &rep, sizeof(rep) };
+	struct iovec iov = { (void *)buf, len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/* The child for one request: answers on sock, then exits. */
+static _Noreturn void serve(const struct req *q, int sock)
+{
+	struct reply rep = { 0 };
 	sigset_t alrm;
 	int fd = -1;
 
@@ -198,19 +213,7 @@ static _Noreturn void serve(const struct req *q, int sock)
 	signal(SIGALRM, SIG_DFL);
 	alarm(OPENER_TIMEOUT_S);
 	resolve(q, &rep, &fd);
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	sendmsg(sock, &mh, MSG_NOSIGNAL);
+	send_with_fd(sock, &rep, sizeof(rep), fd);
 	_exit(0);
 }
 
@@ -332,27 +335,11 @@ static void inflight_put(uid_t uid)
 /* Hand the request and sv[1] to the opener, or fork the child here: the child's pid or 0. */
 static int dispatch(const struct req *q, int sv[2], pid_t *ret_pid)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { (void *)q, sizeof(*q) };
-	struct msghdr mh = { .msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	pid_t pid;
 
-	memset(&u, 0, sizeof(u));
 	*ret_pid = 0;
-	if (opener_fd >= 0) {
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &sv[1], sizeof(int));
-		return sendmsg(opener_fd, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
-	}
+	if (opener_fd >= 0)
+		return send_with_fd(opener_fd, q, sizeof(*q), sv[1]);
 	pid = fork();
 	if (pid < 0)
 		return -errno;
